@@ -1,0 +1,144 @@
+#pragma once
+// Configuration model and parser (HAProxy syntax, the documented subset).
+// The master parses and validates; each worker parses the very same text again (sent to it
+// by the master), so the model needs no serialisation. Nothing here opens a socket or file
+// except read_config_paths().
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/address.h"
+
+namespace proxyd::common {
+
+struct SourceLoc {
+    std::string file;
+    int line = 0;
+};
+
+// One diagnostic: "parsing [file:line] : message".
+struct Diag {
+    SourceLoc loc;
+    std::string message;
+};
+
+enum class ProxyMode { Tcp, Http };
+enum class Balance { RoundRobin };
+
+// Durations in milliseconds; nullopt = not set (no timeout).
+struct Timeouts {
+    std::optional<uint64_t> connect, client, server, tunnel, queue, http_request, http_keep_alive,
+        client_fin, server_fin;
+};
+
+struct BindConf {
+    SourceLoc loc;
+    std::string spec;   // the address as written, e.g. "*:80", "unix@/run/x.sock"
+    SockAddr addr;
+    bool v4v6 = false;   // IPv6 wildcard accepting IPv4 too (IPV6_V6ONLY=0)
+    bool v6only = false; // IPV6_V6ONLY=1
+    std::optional<mode_t> mode;  // UNIX sockets: permissions
+    std::optional<uid_t> uid;    // UNIX sockets: owner ("uid N" or "user NAME")
+    std::optional<gid_t> gid;    // UNIX sockets: group ("gid N" or "group NAME")
+    int backlog = 0;     // 0: use the frontend's maxconn (HAProxy's default)
+    int maxconn = 0;     // 0: no per-bind limit
+    std::string name;
+
+    // Identity of the socket: family, address, port, v4v6/v6only, UNIX path/mode/owner.
+    // Two binds with equal keys share one listening socket (and reloads keep it).
+    std::string key() const;
+};
+
+struct ServerConf {
+    SourceLoc loc;
+    std::string name;
+    std::string addr_spec;  // as written
+    SockAddr addr;
+    int weight = 1;         // 0..256
+    int maxconn = 0;        // 0: unlimited
+    bool disabled = false;
+    bool backup = false;
+};
+
+// A frontend, backend, or listen section (listen = both).
+struct ProxyConf {
+    SourceLoc loc;
+    std::string name;
+    bool is_frontend = false;
+    bool is_backend = false;
+    ProxyMode mode = ProxyMode::Tcp;
+    Timeouts timeouts;
+    int maxconn = 0;        // frontend maxconn; 0 = global maxconn
+    int retries = 3;
+    Balance balance = Balance::RoundRobin;
+    std::vector<BindConf> binds;          // frontend/listen
+    std::string default_backend;          // frontend: name of a backend/listen
+    std::vector<ServerConf> servers;      // backend/listen
+};
+
+enum class ExitOnFailure { No, Yes };  // master-worker [no-]exit-on-failure
+
+struct GlobalConf {
+    bool daemon = false;
+    bool master_worker = false;
+    ExitOnFailure exit_on_failure = ExitOnFailure::No;
+    std::string pidfile;
+    std::optional<uid_t> uid;
+    std::optional<gid_t> gid;
+    std::string user;     // name as written, if given by name
+    std::string group;
+    std::string chroot;
+    int nbproc = 0;       // 0: one worker per online CPU
+    int maxconn = 0;      // 0: derived from the fd limit
+    std::vector<int> setcap;  // capability numbers (CAP_*) workers keep
+    bool insecure_setuid_wanted = false;
+    bool insecure_fork_wanted = false;
+    std::optional<uint64_t> hard_stop_after;  // ms
+    int mworker_max_reloads = 50;
+    bool noreuseport = false;
+};
+
+struct Config {
+    GlobalConf global;
+    std::vector<ProxyConf> proxies;  // in file order; names are unique per side
+
+    const ProxyConf* find_backend(const std::string& name) const;
+    // Number of workers to start (nbproc, or the number of online CPUs).
+    int worker_count() const;
+};
+
+// A configuration file's name and text. The master reads the files once and sends the
+// very same sources to its workers.
+struct ConfigSource {
+    std::string name;
+    std::string text;
+};
+
+struct ParseResult {
+    std::optional<Config> config;  // set only when errors is empty
+    std::vector<Diag> errors;      // every error found, in order
+    std::vector<Diag> warnings;    // and notices
+};
+
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+// Parses and validates. `env` resolves ${VAR}; the default reads the process environment.
+// Resolves user/group names and server host names; `check_paths` also checks that the
+// chroot directory exists (the master and -c do; workers skip it).
+ParseResult parse_config(std::span<const ConfigSource> sources, const EnvLookup& env = {},
+                         bool check_paths = true);
+
+// Reads -f arguments: a file, or a directory whose "*.cfg" files are read in lexical order.
+// On failure returns false and appends one message per problem to *errors.
+bool read_config_paths(const std::vector<std::string>& paths, std::vector<ConfigSource>* out,
+                       std::vector<std::string>* errors);
+
+// Durations as HAProxy writes them: "5000" (ms), "5s", "100ms", "2m", "1h", "1d", "10us".
+std::optional<uint64_t> parse_duration_ms(std::string_view s);
+
+}  // namespace proxyd::common

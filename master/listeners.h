@@ -1,0 +1,40 @@
+#pragma once
+// The master's listening sockets, owned for its whole life and keyed by identity
+// (BindConf::key()). A reload that keeps an address keeps the very same socket and accept
+// queue; new addresses are bound before the new generation starts; removed ones are closed
+// only when no live generation uses them any more.
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/unique_fd.h"
+
+namespace proxyd::master {
+
+class ListenerRegistry {
+public:
+    // Makes sure every bind of `cfg` has a socket: binds the missing ones, re-applies the
+    // backlog of kept ones. On failure, closes what this call bound, appends one message per
+    // failing bind ("[file:line] : cannot bind '...': ...") and returns false.
+    bool acquire(const common::Config& cfg, std::vector<std::string>* errors);
+    // The keys and fds a worker of `cfg` needs, deduplicated, in configuration order.
+    std::vector<std::pair<std::string, int>> fds_for(const common::Config& cfg) const;
+    // Closes every listener whose key is not in `keep` (UNIX paths are unlinked unless a kept
+    // socket now owns the same path).
+    void retain(const std::set<std::string>& keep);
+    static std::set<std::string> keys_of(const common::Config& cfg);
+    size_t size() const { return by_key_.size(); }
+    // Closes everything and removes UNIX socket files (master exit).
+    void close_all();
+
+private:
+    struct Entry {
+        common::UniqueFd fd;
+        common::BindConf conf;
+    };
+    std::map<std::string, Entry> by_key_;
+};
+
+}  // namespace proxyd::master

@@ -1,0 +1,174 @@
+// proxyd entry point: the master, or (argv[1] == "__worker") a worker exec'd by the master.
+#include <openssl/crypto.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "master/master.h"
+#include "master/options.h"
+#include "master/privileges.h"
+#include "worker/worker.h"
+
+namespace proxyd::master {
+
+using namespace proxyd::common;
+
+namespace {
+
+void print_version(int level) {
+    std::printf("proxyd version %s %s\n", PROXYD_VERSION, PROXYD_RELEASE_DATE);
+    if (level < 2)
+        return;
+    char pcre_ver[64] = "";
+    pcre2_config(PCRE2_CONFIG_VERSION, pcre_ver);
+    uint32_t jit = 0;
+    pcre2_config(PCRE2_CONFIG_JIT, &jit);
+    std::printf("Build options :\n  TARGET  = linux-glibc\n  CXX     = %s\n  BUILD   = %s\n  SANITIZE= %s\n\n",
+                PROXYD_COMPILER, PROXYD_BUILD_TYPE, PROXYD_SANITIZE);
+    std::printf("Feature list : +EPOLL +OPENSSL +PCRE2 %cPCRE2_JIT +LINUX_CAP %cSYSTEMD +MEMFD "
+                "+CLOEXEC -THREAD -LUA -ZLIB -QUIC -PROMEX -HTTP (tcp mode only)\n\n",
+                jit ? '+' : '-', PROXYD_HAVE_SYSTEMD ? '+' : '-');
+    std::printf("Built with OpenSSL version : %s\n", OPENSSL_VERSION_TEXT);
+    std::printf("Running on OpenSSL version : %s\n", OpenSSL_version(OPENSSL_VERSION));
+    std::printf("Built with PCRE2 version : %s\n", pcre_ver);
+    std::printf("PCRE2 library supports JIT : %s\n", jit ? "yes" : "no (USE_PCRE2_JIT not set)");
+    std::printf("Built with libcap-ng version : %s\n", PROXYD_CAPNG_VERSION);
+    std::printf("Built with libsystemd version : %s\n", PROXYD_HAVE_SYSTEMD ? PROXYD_SYSTEMD_VERSION : "(none)");
+    std::printf("Available multi-processing : master-worker, single-threaded workers (nbproc)\n");
+    std::printf("Available polling systems : epoll (edge-triggered)\n");
+}
+
+std::string self_exe_path(const char* argv0) {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0)
+        return std::string(buf, static_cast<size_t>(n));
+    return argv0;
+}
+
+// -c: everything that can be checked without binding.
+int check_config(const Options& o) {
+    std::vector<ConfigSource> sources;
+    std::vector<std::string> errs;
+    if (!read_config_paths(o.config_paths, &sources, &errs)) {
+        for (auto& e : errs)
+            log_alert("config : %s", e.c_str());
+        log_alert("config : Fatal errors found in configuration.");
+        return 1;
+    }
+    ParseResult pr = parse_config(sources);
+    for (auto& w : pr.warnings)
+        log_warning("config : parsing [%s:%d] : %s", w.loc.file.c_str(), w.loc.line, w.message.c_str());
+    for (auto& e : pr.errors)
+        log_alert("config : parsing [%s:%d] : %s", e.loc.file.c_str(), e.loc.line, e.message.c_str());
+    if (!pr.config) {
+        log_alert("config : Fatal errors found in configuration.");
+        return 1;
+    }
+    std::printf("Configuration file is valid\n");
+    return 0;
+}
+
+// -D: the parent waits until the daemon reports that it serves (or failed).
+int daemonize(int* report_fd) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) {
+        log_errno(last_errno(), "cannot create the daemon pipe");
+        return -1;
+    }
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        log_errno(last_errno(), "cannot fork the daemon");
+        return -1;
+    }
+    if (pid > 0) {
+        ::close(p[1]);
+        std::string got;
+        char buf[256];
+        ssize_t n;
+        while ((n = ::read(p[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+            if (n > 0)
+                got.append(buf, static_cast<size_t>(n));
+        if (got.rfind("READY", 0) == 0)
+            ::_exit(0);
+        std::fprintf(stderr, "proxyd: the daemon failed to start%s%s\n", got.size() > 6 ? ": " : "",
+                     got.size() > 6 ? got.substr(6, got.find('\n') - 6).c_str() : "");
+        ::_exit(1);
+    }
+    ::close(p[0]);
+    ::setsid();
+    *report_fd = p[1];
+    return 0;
+}
+
+}  // namespace
+
+int master_main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    ParsedArgs pa = parse_args(args);
+    if (!pa.error.empty()) {
+        std::fprintf(stderr, "proxyd: %s\n%s", pa.error.c_str(), usage_text(argv[0]).c_str());
+        return 1;
+    }
+    Options& o = pa.opts;
+    if (o.version) {
+        print_version(o.version);
+        return 0;
+    }
+    if (o.quiet)
+        log_settings().min_level = LogLevel::Warning;
+    if (o.debug)
+        log_settings().min_level = LogLevel::Debug;
+    if (o.check_only)
+        return check_config(o);
+    if (!o.master_sockets.empty()) {
+        std::fprintf(stderr, "proxyd: option '-S' (master CLI) is not supported yet\n");
+        return 1;
+    }
+
+    // Validate before anything is started, so -D reports configuration errors directly.
+    {
+        std::vector<ConfigSource> sources;
+        std::vector<std::string> errs;
+        if (!read_config_paths(o.config_paths, &sources, &errs)) {
+            for (auto& e : errs)
+                log_alert("config : %s", e.c_str());
+            return 1;
+        }
+        ParseResult pr = parse_config(sources);
+        if (!pr.config) {
+            for (auto& e : pr.errors)
+                log_alert("config : parsing [%s:%d] : %s", e.loc.file.c_str(), e.loc.line, e.message.c_str());
+            log_alert("config : Fatal errors found in configuration.");
+            return 1;
+        }
+        if (pr.config->global.daemon)
+            o.daemon = true;
+    }
+    int report_fd = -1;
+    if (o.daemon && !o.debug && daemonize(&report_fd) < 0)
+        return 1;
+    drop_master_capabilities();
+    Master m(o, self_exe_path(argv[0]));
+    return m.run(report_fd);
+}
+
+}  // namespace proxyd::master
+
+int main(int argc, char** argv) {
+    if (argc >= 2 && std::strcmp(argv[1], "__worker") == 0)
+        return proxyd::worker::worker_main(argc, argv);
+    return proxyd::master::master_main(argc, argv);
+}

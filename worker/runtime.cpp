@@ -1,0 +1,690 @@
+#include "worker/runtime.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/control.h"
+#include "common/log.h"
+#include "common/net.h"
+
+namespace proxyd::worker {
+
+using namespace proxyd::common;
+
+namespace {
+constexpr size_t kBufSize = 16384;
+constexpr int kAcceptBatch = 64;
+constexpr auto kNever = Clock::time_point::max();
+
+std::chrono::milliseconds ms(uint64_t v) { return std::chrono::milliseconds(static_cast<int64_t>(v)); }
+}  // namespace
+
+void Buffer::compact() {
+    if (start == end) {
+        start = end = 0;
+    } else if (start > 0 && room() == 0) {
+        std::memmove(data.get(), data.get() + start, end - start);
+        end -= start;
+        start = 0;
+    }
+}
+
+Runtime::Runtime(std::shared_ptr<const Config> cfg, int control_fd, uint32_t generation, uint32_t index)
+    : cfg_(std::move(cfg)), generation_(generation), index_(index), ctl_(control_fd) {
+    now_ = Clock::now();
+    std::unordered_map<std::string, Backend*> by_name;
+    for (auto& p : cfg_->proxies) {
+        if (!p.is_backend)
+            continue;
+        auto be = std::make_unique<Backend>();
+        be->conf = &p;
+        for (auto& s : p.servers) {
+            be->servers.push_back(Server{&s, 0, 0});
+            ServerSlot slot;
+            slot.weight = s.weight;
+            slot.maxconn = s.maxconn;
+            slot.backup = s.backup;
+            slot.disabled = s.disabled;
+            be->slots.push_back(slot);
+        }
+        by_name[p.name] = be.get();
+        backends_.push_back(std::move(be));
+    }
+    // Global maxconn is per worker, as HAProxy's is per process. Unset: what the fd limit allows.
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    int by_fds = static_cast<int>(std::min<rlim_t>((rl.rlim_cur > 128 ? rl.rlim_cur - 64 : 32) / 2, 1000000));
+    global_maxconn_ = cfg_->global.maxconn > 0 ? std::min(cfg_->global.maxconn, by_fds) : std::min(by_fds, 100000);
+    for (auto& p : cfg_->proxies) {
+        if (!p.is_frontend)
+            continue;
+        auto fe = std::make_unique<Frontend>();
+        fe->conf = &p;
+        if (p.is_backend)
+            fe->backend = by_name[p.name];
+        if (!p.default_backend.empty())
+            fe->backend = by_name[p.default_backend];
+        fe->maxconn = p.maxconn > 0 ? p.maxconn : global_maxconn_;
+        frontends_.push_back(std::move(fe));
+    }
+}
+
+Runtime::~Runtime() = default;
+
+void Runtime::add_listener_fd(const std::string& key, UniqueFd fd) {
+    auto l = std::make_unique<Listener>();
+    l->ep.owner = l.get();
+    l->fd = std::move(fd);
+    l->key = key;
+    listeners_.push_back(std::move(l));
+}
+
+std::string Runtime::prepare() {
+    for (auto& fe : frontends_) {
+        for (auto& b : fe->conf->binds) {
+            std::string key = b.key();
+            auto it = std::find_if(listeners_.begin(), listeners_.end(),
+                                   [&](auto& l) { return l->key == key; });
+            if (it == listeners_.end())
+                return strprintf("no listening socket received for bind '%s' of proxy '%s'", b.spec.c_str(),
+                                 fe->conf->name.c_str());
+            (*it)->fe = fe.get();
+            (void)set_nonblock((*it)->fd.get(), true);
+            fe->listeners.push_back(it->get());
+        }
+    }
+    epfd_.reset(::epoll_create1(EPOLL_CLOEXEC));
+    if (!epfd_.valid())
+        return strprintf("epoll_create1: %s", std::strerror(errno));
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int s : {SIGUSR1, SIGTERM, SIGINT, SIGHUP, SIGUSR2, SIGPIPE, SIGTTOU, SIGTTIN})
+        sigaddset(&mask, s);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    sigdelset(&mask, SIGPIPE);
+    sigfd_.reset(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!sigfd_.valid())
+        return strprintf("signalfd: %s", std::strerror(errno));
+    (void)set_nonblock(ctl_.get(), true);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = &sig_ep_;
+    ::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, sigfd_.get(), &ev);
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.ptr = &ctl_ep_;
+    ::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, ctl_.get(), &ev);
+    return "";
+}
+
+void Runtime::pause_listener(Listener& l) noexcept {
+    if (!l.registered)
+        return;
+    ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, l.fd.get(), nullptr);
+    l.registered = false;
+}
+
+void Runtime::resume_listener(Listener& l) noexcept {
+    if (l.registered || !l.fd.valid() || stopping_)
+        return;
+    epoll_event ev{};
+    // EPOLLEXCLUSIVE: with several workers on one socket, one is woken per connection.
+    // Adding an fd that already has pending connections reports it ready at once.
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.ptr = &l.ep;
+    if (::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, l.fd.get(), &ev) == 0)
+        l.registered = true;
+}
+
+bool Runtime::accepting_limit_reached(const Frontend& fe) const {
+    return cur_conns_ >= global_maxconn_ || fe.cur_conns >= fe.maxconn;
+}
+
+void Runtime::update_listeners() noexcept {
+    // A worker at its limit leaves the socket's wait queue, so the kernel wakes another
+    // worker (or keeps the connection queued) instead of waking this one in vain.
+    for (auto& fe : frontends_) {
+        bool full = accepting_limit_reached(*fe);
+        for (Listener* l : fe->listeners) {
+            if (full)
+                pause_listener(*l);
+            else
+                resume_listener(*l);
+        }
+    }
+}
+
+int Runtime::run() {
+    update_listeners();
+    if (!send_message(ctl_.get(), ReadyMsg{static_cast<uint32_t>(::getpid())}))
+        return 1;
+    epoll_event evs[256];
+    while (!done_) {
+        int timeout = -1;
+        if (!accept_backlog_.empty()) {
+            timeout = 0;
+        } else {
+            while (!timers_.empty() && !conns_.count(timers_.top().second))
+                timers_.pop();
+            if (!timers_.empty()) {
+                auto d = std::chrono::duration_cast<std::chrono::milliseconds>(timers_.top().first - Clock::now());
+                timeout = static_cast<int>(std::clamp<int64_t>(d.count() + 1, 0, 60000));
+            }
+        }
+        int n = ::epoll_wait(epfd_.get(), evs, 256, timeout);
+        now_ = Clock::now();
+        if (n < 0 && errno != EINTR) {
+            log_alert("epoll_wait: %s", std::strerror(errno));
+            return 1;
+        }
+        for (int i = 0; i < n; ++i)
+            on_event(static_cast<Endpoint*>(evs[i].data.ptr), evs[i].events);
+        if (!accept_backlog_.empty()) {
+            auto pending = std::move(accept_backlog_);
+            accept_backlog_.clear();
+            for (Listener* l : pending)
+                if (l->registered)
+                    on_accept(*l);
+        }
+        run_timers();
+        graveyard_.clear();
+        if (stopping_ && conns_.empty())
+            done_ = true;
+    }
+    return exit_code_;
+}
+
+void Runtime::on_event(Endpoint* ep, uint32_t events) noexcept {
+    switch (ep->kind) {
+    case Endpoint::Kind::Listener: {
+        auto* l = static_cast<Listener*>(ep->owner);
+        if (l->registered)
+            on_accept(*l);
+        return;
+    }
+    case Endpoint::Kind::Control: on_control(); return;
+    case Endpoint::Kind::Signal: on_signal(); return;
+    case Endpoint::Kind::Client:
+    case Endpoint::Kind::Server: break;
+    }
+    auto* c = static_cast<Conn*>(ep->owner);
+    if (c->phase == Phase::Closed)
+        return;
+    Side& s = ep->kind == Endpoint::Kind::Client ? c->cli : c->srv;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        s.readable = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+        s.writable = true;
+    if (ep->kind == Endpoint::Kind::Server && c->phase == Phase::Connecting) {
+        if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+            on_connect_result(*c);
+        return;
+    }
+    pump(*c);
+}
+
+void Runtime::on_accept(Listener& l) noexcept {
+    Frontend& fe = *l.fe;
+    for (int i = 0; i < kAcceptBatch || stopping_; ++i) {
+        if (!stopping_ && accepting_limit_reached(fe)) {
+            update_listeners();
+            return;
+        }
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        int fd = ::accept4(l.fd.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                log_warning("proxy '%s': accept: %s, ignoring", fe.conf->name.c_str(), std::strerror(errno));
+            return;  // EAGAIN: drained; the next edge wakes us
+        }
+        auto c = std::make_unique<Conn>();
+        c->id = next_id_++;
+        c->fe = &fe;
+        c->be = fe.backend;
+        c->cli.ep = Endpoint{Endpoint::Kind::Client, c.get()};
+        c->srv.ep = Endpoint{Endpoint::Kind::Server, c.get()};
+        c->cli.fd.reset(fd);
+        c->cli.last_io = now_;
+        c->scheduled = kNever;
+        c->src = sockaddr_to_string(reinterpret_cast<sockaddr*>(&ss), len);
+        if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+            int one = 1;
+            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        ev.data.ptr = &c->cli.ep;
+        ::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev);
+        ++cur_conns_;
+        ++fe.cur_conns;
+        ++fe.cum_conns;
+        Conn& ref = *c;
+        conns_.emplace(c->id, std::move(c));
+        log_debug("conn #%llu: accepted from %s on '%s'", static_cast<unsigned long long>(ref.id), ref.src.c_str(),
+                  fe.conf->name.c_str());
+        start_conn(ref);
+    }
+    // Batch limit hit: come back after serving the other ready fds.
+    accept_backlog_.push_back(&l);
+}
+
+Buffer Runtime::make_buffer() {
+    Buffer b;
+    if (!buffer_pool_.empty()) {
+        b.data = std::move(buffer_pool_.back());
+        buffer_pool_.pop_back();
+    } else {
+        b.data = std::make_unique<char[]>(kBufSize);
+    }
+    b.cap = kBufSize;
+    return b;
+}
+
+void Runtime::recycle_buffer(Buffer& b) {
+    if (b.data && buffer_pool_.size() < 1024)
+        buffer_pool_.push_back(std::move(b.data));
+    b.data.reset();
+    b.cap = b.start = b.end = 0;
+}
+
+void Runtime::start_conn(Conn& c) noexcept {
+    c.c2s = make_buffer();
+    c.s2c = make_buffer();
+    c.phase_start = now_;
+    if (!c.be || c.be->servers.empty()) {
+        close_conn(c, "no backend server");
+        return;
+    }
+    int chosen = -1;
+    switch (pick_server(c.be->slots, &chosen)) {
+    case PickResult::Picked:
+        c.server = chosen;
+        ++c.be->slots[static_cast<size_t>(chosen)].cur_conns;
+        connect_server(c);
+        return;
+    case PickResult::AllFull:
+        c.phase = Phase::Queued;
+        c.be->queue.push_back(c.id);
+        update_deadline(c);
+        return;
+    case PickResult::NoServer: close_conn(c, "no server available"); return;
+    }
+}
+
+void Runtime::connect_server(Conn& c) noexcept {
+    Server& s = c.be->servers[static_cast<size_t>(c.server)];
+    const SockAddr& a = s.conf->addr;
+    c.phase = Phase::Connecting;
+    c.phase_start = now_;
+    ++c.attempts;
+    ++s.cum_conns;
+    int domain = a.family == AddrFamily::Inet6 ? AF_INET6 : a.is_inet() ? AF_INET : AF_UNIX;
+    int fd = ::socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        connect_failed(c, "socket");
+        return;
+    }
+    c.srv.fd.reset(fd);
+    c.srv.readable = c.srv.writable = c.srv.rd_eof = c.srv.wr_shut = false;
+    if (a.is_inet()) {
+        int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = &c.srv.ep;
+    ::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev);
+    int rc = ::connect(fd, a.sa(), a.len);
+    if (rc < 0 && errno != EINPROGRESS) {
+        connect_failed(c, std::strerror(errno));
+        return;
+    }
+    update_deadline(c);
+    if (rc == 0) {
+        c.srv.writable = true;
+        on_connect_result(c);
+    }
+}
+
+void Runtime::on_connect_result(Conn& c) noexcept {
+    int err = 0;
+    socklen_t l = sizeof err;
+    if (::getsockopt(c.srv.fd.get(), SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+        err = errno;
+    if (err != 0) {
+        connect_failed(c, std::strerror(err));
+        return;
+    }
+    c.phase = Phase::Established;
+    c.phase_start = now_;
+    c.srv.last_io = now_;
+    c.cli.last_io = now_;
+    c.srv.writable = true;
+    c.srv.readable = true;  // data may have arrived with the handshake
+    c.cli.readable = true;
+    c.cli.writable = true;
+    update_deadline(c);
+    pump(c);
+}
+
+void Runtime::connect_failed(Conn& c, const char* why) noexcept {
+    Server& s = c.be->servers[static_cast<size_t>(c.server)];
+    ++s.connect_errors;
+    log_debug("conn #%llu: connect to server '%s/%s' failed: %s", static_cast<unsigned long long>(c.id),
+              c.be->conf->name.c_str(), s.conf->name.c_str(), why);
+    if (c.srv.fd.valid()) {
+        ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, c.srv.fd.get(), nullptr);
+        c.srv.fd.reset();
+    }
+    int failed = c.server;
+    release_server(c);
+    if (c.attempts > c.be->conf->retries) {
+        close_conn(c, "connection to server failed, retries exhausted");
+        return;
+    }
+    int chosen = -1;
+    switch (pick_server(c.be->slots, &chosen, failed)) {
+    case PickResult::Picked:
+        c.server = chosen;
+        ++c.be->slots[static_cast<size_t>(chosen)].cur_conns;
+        connect_server(c);
+        return;
+    case PickResult::AllFull:
+        c.phase = Phase::Queued;
+        c.phase_start = now_;
+        c.be->queue.push_back(c.id);
+        update_deadline(c);
+        return;
+    case PickResult::NoServer: close_conn(c, "no server available"); return;
+    }
+}
+
+void Runtime::pump(Conn& c) noexcept {
+    bool progress = true;
+    while (progress && c.phase != Phase::Closed) {
+        progress = false;
+        // client -> buffer (also while queued or connecting: the client may speak first)
+        if (c.cli.readable && !c.cli.rd_eof && c.c2s.room() > 0) {
+            ssize_t n = ::read(c.cli.fd.get(), c.c2s.data.get() + c.c2s.end, c.c2s.room());
+            if (n > 0) {
+                c.c2s.end += static_cast<size_t>(n);
+                c.cli.last_io = now_;
+                progress = true;
+            } else if (n == 0) {
+                c.cli.rd_eof = true;
+                progress = true;
+            } else if (errno == EAGAIN) {
+                c.cli.readable = false;
+            } else if (errno != EINTR) {
+                close_conn(c, "client read error");
+                return;
+            }
+        }
+        if (c.phase == Phase::Established) {
+            // buffer -> server
+            if (!c.c2s.empty() && c.srv.writable) {
+                ssize_t n = ::send(c.srv.fd.get(), c.c2s.data.get() + c.c2s.start, c.c2s.size(), MSG_NOSIGNAL);
+                if (n > 0) {
+                    c.c2s.start += static_cast<size_t>(n);
+                    c.c2s.compact();
+                    c.srv.last_io = now_;
+                    progress = true;
+                } else if (n < 0 && errno == EAGAIN) {
+                    c.srv.writable = false;
+                } else if (n < 0 && errno != EINTR) {
+                    close_conn(c, "server write error");
+                    return;
+                }
+            }
+            if (c.cli.rd_eof && c.c2s.empty() && !c.srv.wr_shut) {
+                ::shutdown(c.srv.fd.get(), SHUT_WR);
+                c.srv.wr_shut = true;
+                progress = true;
+            }
+            // server -> buffer
+            if (c.srv.readable && !c.srv.rd_eof && c.s2c.room() > 0) {
+                ssize_t n = ::read(c.srv.fd.get(), c.s2c.data.get() + c.s2c.end, c.s2c.room());
+                if (n > 0) {
+                    c.s2c.end += static_cast<size_t>(n);
+                    c.srv.last_io = now_;
+                    progress = true;
+                } else if (n == 0) {
+                    c.srv.rd_eof = true;
+                    progress = true;
+                } else if (errno == EAGAIN) {
+                    c.srv.readable = false;
+                } else if (errno != EINTR) {
+                    close_conn(c, "server read error");
+                    return;
+                }
+            }
+            // buffer -> client
+            if (!c.s2c.empty() && c.cli.writable) {
+                ssize_t n = ::send(c.cli.fd.get(), c.s2c.data.get() + c.s2c.start, c.s2c.size(), MSG_NOSIGNAL);
+                if (n > 0) {
+                    c.s2c.start += static_cast<size_t>(n);
+                    c.s2c.compact();
+                    c.cli.last_io = now_;
+                    progress = true;
+                } else if (n < 0 && errno == EAGAIN) {
+                    c.cli.writable = false;
+                } else if (n < 0 && errno != EINTR) {
+                    close_conn(c, "client write error");
+                    return;
+                }
+            }
+            if (c.srv.rd_eof && c.s2c.empty() && !c.cli.wr_shut) {
+                ::shutdown(c.cli.fd.get(), SHUT_WR);
+                c.cli.wr_shut = true;
+                progress = true;
+            }
+            if (c.cli.wr_shut && c.srv.wr_shut) {
+                close_conn(c, "both sides closed");
+                return;
+            }
+        } else if (c.cli.rd_eof && c.phase == Phase::Queued && c.c2s.empty()) {
+            // Client gave up before a server was even chosen and sent nothing: nothing to forward.
+            close_conn(c, "client closed while queued");
+            return;
+        }
+    }
+    if (c.phase != Phase::Closed)
+        update_deadline(c);
+}
+
+Clock::time_point Runtime::deadline_of(const Conn& c) const {
+    const Timeouts& t = c.be ? c.be->conf->timeouts : c.fe->conf->timeouts;
+    const Timeouts& ft = c.fe->conf->timeouts;
+    switch (c.phase) {
+    case Phase::Queued: {
+        auto q = t.queue ? t.queue : t.connect;  // HAProxy: timeout queue defaults to timeout connect
+        return q ? c.phase_start + ms(*q) : kNever;
+    }
+    case Phase::Connecting: return t.connect ? c.phase_start + ms(*t.connect) : kNever;
+    case Phase::Established: {
+        auto tunnel = t.tunnel ? t.tunnel : ft.tunnel;
+        if (tunnel)
+            return std::max(c.cli.last_io, c.srv.last_io) + ms(*tunnel);
+        auto d = kNever;
+        if (ft.client)
+            d = std::min(d, c.cli.last_io + ms(*ft.client));
+        if (t.server)
+            d = std::min(d, c.srv.last_io + ms(*t.server));
+        return d;
+    }
+    case Phase::Closed: return kNever;
+    }
+    return kNever;
+}
+
+void Runtime::update_deadline(Conn& c) noexcept {
+    auto d = deadline_of(c);
+    // Deadlines mostly move later; a later one is found when the earlier entry pops.
+    if (d < c.scheduled) {
+        c.scheduled = d;
+        timers_.emplace(d, c.id);
+    }
+}
+
+void Runtime::run_timers() noexcept {
+    while (!timers_.empty() && timers_.top().first <= now_) {
+        auto [t, id] = timers_.top();
+        timers_.pop();
+        auto it = conns_.find(id);
+        if (it == conns_.end())
+            continue;
+        Conn& c = *it->second;
+        if (c.scheduled != t)
+            continue;  // stale entry
+        c.scheduled = kNever;
+        auto d = deadline_of(c);
+        if (d <= now_) {
+            expire(c);
+        } else {
+            update_deadline(c);
+        }
+    }
+}
+
+void Runtime::expire(Conn& c) noexcept {
+    switch (c.phase) {
+    case Phase::Queued: close_conn(c, "timeout queue"); break;
+    case Phase::Connecting: connect_failed(c, "timeout connect"); break;
+    case Phase::Established: close_conn(c, "inactivity timeout"); break;
+    case Phase::Closed: break;
+    }
+}
+
+void Runtime::release_server(Conn& c) noexcept {
+    if (c.server < 0 || !c.be)
+        return;
+    auto& slot = c.be->slots[static_cast<size_t>(c.server)];
+    --slot.cur_conns;
+    c.server = -1;
+    dequeue(*c.be);
+}
+
+void Runtime::dequeue(Backend& be) noexcept {
+    while (!be.queue.empty()) {
+        auto it = conns_.find(be.queue.front());
+        if (it == conns_.end() || it->second->phase != Phase::Queued) {
+            be.queue.pop_front();
+            continue;
+        }
+        int chosen = -1;
+        auto r = pick_server(be.slots, &chosen);
+        if (r != PickResult::Picked)
+            return;
+        be.queue.pop_front();
+        Conn& c = *it->second;
+        c.server = chosen;
+        ++be.slots[static_cast<size_t>(chosen)].cur_conns;
+        connect_server(c);
+    }
+}
+
+void Runtime::close_conn(Conn& c, const char* why) noexcept {
+    if (c.phase == Phase::Closed)
+        return;
+    log_debug("conn #%llu: closed in phase %d: %s", static_cast<unsigned long long>(c.id), static_cast<int>(c.phase),
+              why);
+    Phase was = c.phase;
+    c.phase = Phase::Closed;
+    c.cli.fd.reset();  // close() also removes it from the epoll set
+    c.srv.fd.reset();
+    recycle_buffer(c.c2s);
+    recycle_buffer(c.s2c);
+    --cur_conns_;
+    --c.fe->cur_conns;
+    if (was != Phase::Queued)
+        release_server(c);
+    auto it = conns_.find(c.id);
+    if (it != conns_.end()) {
+        graveyard_.push_back(std::move(it->second));
+        conns_.erase(it);
+    }
+    update_listeners();
+}
+
+void Runtime::on_control() noexcept {
+    for (;;) {
+        RecvOutcome r = recv_message(ctl_.get());
+        switch (r.kind) {
+        case RecvOutcome::Kind::WouldBlock: return;
+        case RecvOutcome::Kind::Message: break;
+        case RecvOutcome::Kind::ProtocolError:
+            log_alert("invalid control message from the master (%s), ignoring", r.error.c_str());
+            continue;
+        case RecvOutcome::Kind::Eof:
+        case RecvOutcome::Kind::SysError:
+            log_warning("control channel to the master closed: stopping softly");
+            ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, ctl_.get(), nullptr);
+            ctl_.reset();
+            soft_stop();
+            return;
+        }
+        if (std::holds_alternative<SoftStopMsg>(r.message->msg))
+            soft_stop();
+        else if (std::holds_alternative<HardStopMsg>(r.message->msg))
+            hard_stop();
+    }
+}
+
+void Runtime::on_signal() noexcept {
+    for (;;) {
+        signalfd_siginfo si{};
+        if (::read(sigfd_.get(), &si, sizeof si) != sizeof si)
+            return;
+        if (si.ssi_signo == SIGUSR1)
+            soft_stop();
+        else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+            hard_stop();
+        else if (si.ssi_signo == SIGTTOU)
+            for (auto& l : listeners_)
+                pause_listener(*l);
+        else if (si.ssi_signo == SIGTTIN)
+            update_listeners();
+    }
+}
+
+void Runtime::soft_stop() noexcept {
+    if (stopping_)
+        return;
+    log_debug("soft stop: closing listeners, %zu connections to finish", conns_.size());
+    // Leave the wait queues first, so new connections wake the new generation, then take
+    // whatever is already queued to us (a wakeup may have been spent on this worker), and
+    // only then close our copies. The master keeps the sockets open.
+    for (auto& l : listeners_)
+        pause_listener(*l);
+    stopping_ = true;
+    for (auto& l : listeners_)
+        if (l->fe && l->fd.valid())
+            on_accept(*l);
+    for (auto& l : listeners_)
+        l->fd.reset();
+    accept_backlog_.clear();
+    if (conns_.empty())
+        done_ = true;
+}
+
+void Runtime::hard_stop() noexcept {
+    stopping_ = true;
+    std::vector<Conn*> all;
+    for (auto& [id, c] : conns_)
+        all.push_back(c.get());
+    for (Conn* c : all)
+        close_conn(*c, "hard stop");
+    done_ = true;
+}
+
+}  // namespace proxyd::worker

@@ -1,0 +1,157 @@
+#pragma once
+// A worker's data path: one single-threaded, edge-triggered epoll loop serving TCP-mode
+// frontends. Owns its copies of the listening sockets, every connection, and a timer heap.
+#include <sys/epoll.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/config.h"
+#include "common/unique_fd.h"
+#include "worker/balancer.h"
+
+namespace proxyd::worker {
+
+using Clock = std::chrono::steady_clock;
+
+struct Conn;
+struct Backend;
+
+// What an epoll event refers to (epoll_event.data.ptr).
+struct Endpoint {
+    enum class Kind { Listener, Client, Server, Control, Signal } kind;
+    void* owner = nullptr;
+};
+
+struct Listener {
+    Endpoint ep{Endpoint::Kind::Listener, nullptr};
+    common::UniqueFd fd;
+    std::string key;
+    struct Frontend* fe = nullptr;
+    bool registered = false;
+};
+
+struct Frontend {
+    const common::ProxyConf* conf = nullptr;
+    Backend* backend = nullptr;
+    std::vector<Listener*> listeners;
+    int maxconn = 0;
+    int cur_conns = 0;
+    uint64_t cum_conns = 0;
+};
+
+struct Server {
+    const common::ServerConf* conf = nullptr;
+    uint64_t cum_conns = 0;
+    uint64_t connect_errors = 0;
+};
+
+struct Backend {
+    const common::ProxyConf* conf = nullptr;
+    std::vector<Server> servers;
+    std::vector<ServerSlot> slots;  // parallel to servers
+    std::deque<uint64_t> queue;     // ids of connections waiting for a server slot
+};
+
+// Connection phases; recorded at close for the "who ended it, when" debug log.
+enum class Phase { Queued, Connecting, Established, Closed };
+
+struct Buffer {
+    std::unique_ptr<char[]> data;
+    size_t start = 0, end = 0, cap = 0;
+    size_t size() const { return end - start; }
+    bool empty() const { return start == end; }
+    size_t room() const { return cap - end; }
+    void compact();
+};
+
+struct Side {
+    Endpoint ep;
+    common::UniqueFd fd;
+    bool readable = false, writable = false;  // cached edge-triggered readiness
+    bool rd_eof = false, wr_shut = false;
+    Clock::time_point last_io{};
+};
+
+struct Conn {
+    uint64_t id = 0;
+    Frontend* fe = nullptr;
+    Backend* be = nullptr;
+    int server = -1;
+    int attempts = 0;
+    Phase phase = Phase::Queued;
+    Side cli, srv;
+    Buffer c2s, s2c;
+    Clock::time_point phase_start{};
+    Clock::time_point scheduled{};  // deadline currently in the timer heap (max = none)
+    std::string src;
+};
+
+class Runtime {
+public:
+    Runtime(std::shared_ptr<const common::Config> cfg, int control_fd, uint32_t generation, uint32_t index);
+    ~Runtime();
+    // Adopts a listening socket received from the master for BindConf key `key`.
+    void add_listener_fd(const std::string& key, common::UniqueFd fd);
+    // Checks that every bind got its socket and sets up the epoll loop. "" or an error.
+    std::string prepare();
+    // Registers listeners and enters the loop; returns the exit status.
+    int run();
+
+private:
+    void on_event(Endpoint* ep, uint32_t events) noexcept;
+    void on_accept(Listener& l) noexcept;
+    void on_control() noexcept;
+    void on_signal() noexcept;
+    void start_conn(Conn& c) noexcept;
+    void connect_server(Conn& c) noexcept;
+    void on_connect_result(Conn& c) noexcept;
+    void connect_failed(Conn& c, const char* why) noexcept;
+    void pump(Conn& c) noexcept;
+    void close_conn(Conn& c, const char* why) noexcept;
+    void release_server(Conn& c) noexcept;
+    void dequeue(Backend& be) noexcept;
+    void update_deadline(Conn& c) noexcept;
+    void expire(Conn& c) noexcept;
+    void run_timers() noexcept;
+    void pause_listener(Listener& l) noexcept;
+    void resume_listener(Listener& l) noexcept;
+    void update_listeners() noexcept;
+    void soft_stop() noexcept;
+    void hard_stop() noexcept;
+    bool accepting_limit_reached(const Frontend& fe) const;
+    Clock::time_point deadline_of(const Conn& c) const;
+    Buffer make_buffer();
+    void recycle_buffer(Buffer& b);
+
+    std::shared_ptr<const common::Config> cfg_;
+    uint32_t generation_, index_;
+    common::UniqueFd epfd_, sigfd_;
+    common::UniqueFd ctl_;
+    Endpoint ctl_ep_{Endpoint::Kind::Control, nullptr};
+    Endpoint sig_ep_{Endpoint::Kind::Signal, nullptr};
+    std::vector<std::unique_ptr<Listener>> listeners_;
+    std::vector<std::unique_ptr<Frontend>> frontends_;
+    std::vector<std::unique_ptr<Backend>> backends_;
+    std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
+    std::vector<std::unique_ptr<Conn>> graveyard_;  // freed after the current batch of events
+    std::vector<std::unique_ptr<char[]>> buffer_pool_;
+    using TimerEntry = std::pair<Clock::time_point, uint64_t>;
+    std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
+    std::vector<Listener*> accept_backlog_;  // listeners whose accept batch limit was hit
+    Clock::time_point now_;
+    uint64_t next_id_ = 1;
+    int global_maxconn_ = 0;
+    int cur_conns_ = 0;
+    bool stopping_ = false;
+    bool done_ = false;
+    int exit_code_ = 0;
+};
+
+}  // namespace proxyd::worker
