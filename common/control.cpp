@@ -75,7 +75,9 @@ MsgType message_type(const Message& m) {
             else if constexpr (std::is_same_v<T, ReadyMsg>) return MsgType::Ready;
             else if constexpr (std::is_same_v<T, FatalMsg>) return MsgType::Fatal;
             else if constexpr (std::is_same_v<T, SoftStopMsg>) return MsgType::SoftStop;
-            else return MsgType::HardStop;
+            else if constexpr (std::is_same_v<T, HardStopMsg>) return MsgType::HardStop;
+            else if constexpr (std::is_same_v<T, CliRequestMsg>) return MsgType::CliRequest;
+            else return MsgType::CliReply;
         },
         m);
 }
@@ -107,9 +109,21 @@ std::optional<std::vector<std::byte>> encode_message(const Message& m) {
                 payload.u32(v.pid);
             } else if constexpr (std::is_same_v<T, FatalMsg>) {
                 payload.str(v.message.size() > kMaxFatal ? v.message.substr(0, kMaxFatal) : v.message);
+            } else if constexpr (std::is_same_v<T, CliRequestMsg>) {
+                payload.u32(v.id);
+                payload.u32(v.level);
+                payload.str(v.command);
+            } else if constexpr (std::is_same_v<T, CliReplyMsg>) {
+                payload.u32(v.id);
+                payload.u32(v.last ? 1 : 0);
+                payload.str(v.text);
             }
         },
         m);
+    if (auto* c = std::get_if<CliRequestMsg>(&m); c && (c->command.size() > kCliMaxCommand || c->level > 2))
+        return std::nullopt;
+    if (auto* c = std::get_if<CliReplyMsg>(&m); c && c->text.size() > kCliMaxChunk)
+        return std::nullopt;
     if (auto* l = std::get_if<ListenersMsg>(&m)) {
         if (l->keys.size() > kControlMaxFds)
             return std::nullopt;
@@ -188,6 +202,24 @@ std::optional<Message> decode_message(std::span<const std::byte> data, std::stri
         FatalMsg m;
         if (r.str(&m.message, kMaxFatal))
             out = std::move(m);
+        break;
+    }
+    case MsgType::CliRequest: {
+        CliRequestMsg m;
+        uint32_t level = 0;
+        if (r.u32(&m.id) && r.u32(&level) && level <= 2 && r.str(&m.command, kCliMaxCommand)) {
+            m.level = static_cast<uint8_t>(level);
+            out = std::move(m);
+        }
+        break;
+    }
+    case MsgType::CliReply: {
+        CliReplyMsg m;
+        uint32_t last = 0;
+        if (r.u32(&m.id) && r.u32(&last) && last <= 1 && r.str(&m.text, kCliMaxChunk)) {
+            m.last = last == 1;
+            out = std::move(m);
+        }
         break;
     }
     case MsgType::SoftStop: out = SoftStopMsg{}; break;

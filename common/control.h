@@ -28,6 +28,8 @@ enum class MsgType : uint16_t {
     Fatal = 4,      // worker -> master: startup failed, message says where and why
     SoftStop = 5,   // master -> worker: stop accepting, drain, exit
     HardStop = 6,   // master -> worker: close everything, exit now
+    CliRequest = 7, // master -> worker: run one CLI command at a level
+    CliReply = 8,   // worker -> master: (part of) the reply to a CliRequest
 };
 
 struct InitMsg {
@@ -48,8 +50,21 @@ struct FatalMsg {
 };
 struct SoftStopMsg {};
 struct HardStopMsg {};
+inline constexpr size_t kCliMaxCommand = 16 * 1024;
+inline constexpr size_t kCliMaxChunk = 60 * 1024;
+struct CliRequestMsg {
+    uint32_t id = 0;      // 0: no reply wanted (state replayed into a new generation)
+    uint8_t level = 0;    // CliLevel of the session
+    std::string command;  // one command, without '@' prefix
+};
+struct CliReplyMsg {
+    uint32_t id = 0;
+    bool last = true;     // the reply continues in further messages when false
+    std::string text;     // at most kCliMaxChunk bytes
+};
 
-using Message = std::variant<InitMsg, ListenersMsg, ReadyMsg, FatalMsg, SoftStopMsg, HardStopMsg>;
+using Message = std::variant<InitMsg, ListenersMsg, ReadyMsg, FatalMsg, SoftStopMsg, HardStopMsg, CliRequestMsg,
+                             CliReplyMsg>;
 
 MsgType message_type(const Message& m);
 // Number of fds that must travel with a message of this content.

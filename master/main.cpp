@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config.h"
+#include "common/cli.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "master/master.h"
@@ -77,7 +78,8 @@ int check_config(const Options& o) {
         log_alert("config : Fatal errors found in configuration.");
         return 1;
     }
-    std::printf("Configuration file is valid\n");
+    if (!o.quiet)
+        std::printf("Configuration file is valid\n");
     return 0;
 }
 
@@ -133,9 +135,12 @@ int master_main(int argc, char** argv) {
         log_settings().min_level = LogLevel::Debug;
     if (o.check_only)
         return check_config(o);
-    if (!o.master_sockets.empty()) {
-        std::fprintf(stderr, "proxyd: option '-S' (master CLI) is not supported yet\n");
-        return 1;
+    for (auto& spec : o.master_sockets) {
+        std::string err;
+        if (!parse_master_socket_spec(spec, &err)) {
+            std::fprintf(stderr, "proxyd: -S '%s': %s\n", spec.c_str(), err.c_str());
+            return 1;
+        }
     }
 
     // Validate before anything is started, so -D reports configuration errors directly.

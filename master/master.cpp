@@ -27,7 +27,6 @@ using namespace proxyd::common;
 namespace {
 constexpr auto kReadyTimeout = std::chrono::seconds(30);
 constexpr auto kKillGrace = std::chrono::milliseconds(1000);
-constexpr uint64_t kSigTag = 0;
 
 int64_t ms_until(Clock::time_point t, Clock::time_point now) {
     auto d = std::chrono::duration_cast<std::chrono::milliseconds>(t - now).count();
@@ -54,6 +53,7 @@ std::pair<int, std::string> describe_wait_status(int status) {
 
 Master::Master(Options opts, std::string self_exe) : opts_(std::move(opts)), self_exe_(std::move(self_exe)) {
     start_time_ = Clock::now();
+    start_unix_ = static_cast<int64_t>(::time(nullptr));
     for (char** e = environ; e && *e; ++e)
         if (std::strncmp(*e, "NOTIFY_SOCKET=", 14) != 0)
             child_env_.emplace_back(*e);
@@ -164,6 +164,8 @@ void Master::start_load(bool first) {
         // nothing: the pidfile is written once the first generation is ready
     }
     adjust_fd_limit(*cfg);
+    if (::geteuid() == 0 && !cfg->global.uid)
+        log_warning("no 'user' or 'uid' in the global section: workers run as 'nobody'");
     std::vector<std::string> errs;
     if (!listeners_.acquire(*cfg, &errs)) {
         for (auto& e : errs)
@@ -251,10 +253,12 @@ bool Master::spawn_worker(Generation& g, uint32_t index) {
         lm.last = i == lfds.size();
         ok = ok && send_message(mine.get(), lm, fds);
     } while (ok && i < lfds.size());
+    if (ok)
+        replay_state(mine.get());
     (void)set_nonblock(mine.get(), true);
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u64 = static_cast<uint64_t>(pid);
+    ev.data.u64 = kTagWorker | static_cast<uint64_t>(pid);
     ::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, mine.get(), &ev);
     w.ctl = std::move(mine);
     auto& ref = workers_[pid] = std::move(w);
@@ -286,7 +290,11 @@ void Master::commit_load() {
             if (w.gen == current_gen_ || w.failed)
                 continue;
             ++w.reloads;
-            if (w.state != WState::Stopping) {
+            if (w.state != WState::Stopping && hard_reload_) {
+                w.state = WState::Stopping;
+                (void)send_message(w.ctl.get(), HardStopMsg{});
+                kill_worker(w, SIGTERM);
+            } else if (w.state != WState::Stopping) {
                 w.state = WState::Stopping;
                 if (!send_message(w.ctl.get(), SoftStopMsg{}))
                     ::kill(w.pid, SIGUSR1);
@@ -308,6 +316,7 @@ void Master::commit_load() {
     }
     log_notice("Loading success.");
     capturing_ = false;
+    cli_reload_done(true);
     if (!first_ready_) {
         first_ready_ = true;
         std::string pf = !opts_.pidfile.empty() ? opts_.pidfile : cfg.global.pidfile;
@@ -349,6 +358,7 @@ void Master::fail_load(const std::string& why) {
     }
     log_alert("Loading failure!");
     capturing_ = false;
+    cli_reload_done(false);
     if (first) {
         daemon_report(false, why);
         begin_stop(Stop::Hard, exit_code_ ? exit_code_ : 1);
@@ -408,6 +418,9 @@ void Master::begin_stop(Stop how, int code) {
                 if (!send_message(w.ctl.get(), SoftStopMsg{}))
                     ::kill(w.pid, SIGUSR1);
             }
+            if (current_gen_ && gens_.count(current_gen_) && !w.hard_deadline)
+                if (auto hsa = gens_[current_gen_].cfg->global.hard_stop_after)
+                    w.hard_deadline = Clock::now() + std::chrono::milliseconds(*hsa);
         } else {
             w.state = WState::Stopping;
             (void)send_message(w.ctl.get(), HardStopMsg{});
@@ -439,6 +452,13 @@ void Master::on_signal() {
         case SIGUSR1:
             log_notice("soft stop requested: workers finish their connections, then exit");
             begin_stop(Stop::Soft, 0);
+            break;
+        case SIGTTOU:
+        case SIGTTIN:
+            // As HAProxy: pause (TTOU) or resume (TTIN) the listeners of every worker.
+            log_notice("%s listeners of every worker", si.ssi_signo == SIGTTOU ? "pausing" : "resuming");
+            for (auto& [pid, w] : workers_)
+                ::kill(pid, static_cast<int>(si.ssi_signo));
             break;
         case SIGTERM:
         case SIGINT:
@@ -493,6 +513,8 @@ void Master::on_worker_message(pid_t pid) {
                 if (all && n == gens_[pending_gen_].cfg->worker_count())
                     commit_load();
             }
+        } else if (auto* cr = std::get_if<CliReplyMsg>(&m)) {
+            cli_on_reply(pid, *cr);
         } else if (auto* f = std::get_if<FatalMsg>(&m)) {
             log_alert("worker (%d): %s", pid, f->message.c_str());
             if (w.gen == pending_gen_)
@@ -585,7 +607,8 @@ void Master::run_timers() {
             ::kill(w.pid, SIGKILL);
             w.kill_deadline = now + std::chrono::hours(24 * 365);
         } else if (w.hard_deadline && !w.kill_deadline && *w.hard_deadline <= now) {
-            log_warning("Former worker (%d) is still draining after hard-stop-after: sending SIGTERM", w.pid);
+            log_warning("%s worker (%d) is still draining after hard-stop-after: sending SIGTERM",
+                        w.gen == current_gen_ ? "Current" : "Former", w.pid);
             kill_worker(w, SIGTERM);
         }
     }
@@ -602,6 +625,18 @@ void Master::run_timers() {
         if (r.gen == current_gen_ && stop_ == Stop::None && gens_.count(r.gen))
             if (!spawn_worker(gens_[r.gen], r.index))
                 respawns_.push_back({r.gen, r.index, now + respawn_delay(++crashes_[r.index] + 1)});
+    cli_timers();
+}
+
+void Master::dispatch(uint64_t tag, uint32_t events) {
+    uint64_t low = tag & ~kTagMask;
+    switch (tag & kTagMask) {
+    case kTagSignal: on_signal(); break;
+    case kTagWorker: on_worker_message(static_cast<pid_t>(low)); break;
+    case kTagCliListener: cli_accept(static_cast<size_t>(low)); break;
+    case kTagSession: cli_on_session(low, events); break;
+    default: break;
+    }
 }
 
 int Master::run(int daemon_pipe) {
@@ -609,7 +644,7 @@ int Master::run(int daemon_pipe) {
     epfd_.reset(::epoll_create1(EPOLL_CLOEXEC));
     sigset_t mask;
     sigemptyset(&mask);
-    for (int s : {SIGCHLD, SIGUSR1, SIGUSR2, SIGHUP, SIGTERM, SIGINT, SIGPIPE})
+    for (int s : {SIGCHLD, SIGUSR1, SIGUSR2, SIGHUP, SIGTERM, SIGINT, SIGPIPE, SIGTTOU, SIGTTIN})
         sigaddset(&mask, s);
     sigprocmask(SIG_BLOCK, &mask, nullptr);
     sigdelset(&mask, SIGPIPE);
@@ -620,9 +655,10 @@ int Master::run(int daemon_pipe) {
     }
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u64 = kSigTag;
+    ev.data.u64 = kTagSignal;
     ::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, sigfd_.get(), &ev);
 
+    cli_open_listeners();
     start_load(true);
     while (!(stop_ != Stop::None && workers_.empty())) {
         auto dl = next_deadline();
@@ -633,15 +669,16 @@ int Master::run(int daemon_pipe) {
             log_errno(last_errno(), "epoll_wait");
             break;
         }
-        for (int i = 0; i < n; ++i) {
-            if (evs[i].data.u64 == kSigTag)
-                on_signal();
-            else
-                on_worker_message(static_cast<pid_t>(evs[i].data.u64));
-        }
+        for (int i = 0; i < n; ++i)
+            dispatch(evs[i].data.u64, evs[i].events);
         run_timers();
     }
     listeners_.close_all();
+    sessions_.clear();
+    for (auto& l : cli_listeners_)
+        if (l.spec.addr.family == AddrFamily::Unix)
+            ::unlink(l.spec.addr.path.c_str());
+    cli_listeners_.clear();
     std::string pf = opts_.pidfile;
     if (pf.empty() && current_gen_ && gens_.count(current_gen_))
         pf = gens_[current_gen_].cfg->global.pidfile;

@@ -4,13 +4,17 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <deque>
+#include <set>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/cli.h"
 #include "common/config.h"
+#include "common/control.h"
 #include "common/unique_fd.h"
 #include "master/listeners.h"
 #include "master/options.h"
@@ -35,6 +39,13 @@ public:
     int run(int daemon_pipe);
 
 private:
+    // epoll data tags: high byte says what the low bits are.
+    static constexpr uint64_t kTagMask = 0xffULL << 56;
+    static constexpr uint64_t kTagSignal = 0;
+    static constexpr uint64_t kTagWorker = 1ULL << 56;       // | pid
+    static constexpr uint64_t kTagCliListener = 2ULL << 56;  // | index
+    static constexpr uint64_t kTagSession = 3ULL << 56;      // | session id
+
     enum class WState { Starting, Ready, Stopping };
     struct Worker {
         pid_t pid = 0;
@@ -61,6 +72,53 @@ private:
         Clock::time_point at;
     };
     enum class Stop { None, Soft, Hard };
+
+    // Master CLI (-S) and stats sockets: master_cli.cpp.
+    struct CliListener {
+        common::UniqueFd fd;
+        common::MasterSocketSpec spec;
+        bool stats = false;  // `stats socket`: worker commands only, sent to the whole generation
+    };
+    struct RoutedCommand {
+        std::string command;            // without prefix
+        std::set<pid_t> waiting;        // workers that have not finished replying
+        std::map<pid_t, std::string> replies;
+        std::vector<pid_t> order;       // reply order (worker index order)
+        bool merge = false;             // '@*' show info / show stat: one merged reply
+        Clock::time_point deadline;
+    };
+    struct CliSession {
+        uint64_t id = 0;
+        common::UniqueFd fd;
+        common::CliLevel level = common::CliLevel::Admin;
+        bool stats = false;
+        bool interactive = false;
+        bool rd_eof = false;
+        bool close_after_flush = false;
+        std::string in, out;
+        std::deque<std::string> cmds;   // "\x01" marks the end of an input line (prompt)
+        common::CliTarget sticky;       // Default: the master (stats sockets: All)
+        std::optional<RoutedCommand> routed;
+        bool waiting_reload = false;
+    };
+    void cli_open_listeners();
+    void cli_accept(size_t idx);
+    void cli_on_session(uint64_t id, uint32_t events);
+    void cli_advance(CliSession& s);
+    void cli_run(CliSession& s, const std::string& cmd);
+    bool cli_master_command(CliSession& s, const std::vector<std::string>& w, const std::string& cmd);
+    void cli_route(CliSession& s, const common::CliTarget& t, const std::string& cmd, const std::string& prefix);
+    void cli_on_reply(pid_t pid, const common::CliReplyMsg& m);
+    void cli_finish_routed(CliSession& s);
+    void cli_flush(CliSession& s);
+    void cli_close(uint64_t id);
+    void cli_timers();
+    void cli_reload_done(bool ok);
+    std::string cli_prompt(const CliSession& s) const;
+    std::string show_proc(bool json) const;
+    void replay_state(int ctl_fd);
+    std::string help_text(const CliSession& s) const;
+    void dispatch(uint64_t tag, uint32_t events);
 
     bool load_config(std::shared_ptr<const common::Config>* cfg, std::vector<common::ConfigSource>* sources);
     void start_load(bool first);
@@ -105,6 +163,21 @@ private:
     std::vector<std::string> load_log_;  // lines of the current/last load attempt
     bool capturing_ = false;
     Clock::time_point start_time_;
+    int64_t start_unix_ = 0;
+
+    std::vector<CliListener> cli_listeners_;
+    std::map<uint64_t, CliSession> sessions_;
+    std::map<uint32_t, uint64_t> req_session_;  // routed request id -> session
+    uint32_t next_req_ = 1;
+    uint64_t next_session_ = 1;
+    std::vector<uint64_t> reload_waiters_;       // replied when the load in flight ends
+    std::vector<uint64_t> reload_waiters_next_;  // replied when the queued reload ends
+    bool hard_reload_ = false, hard_reload_queued_ = false;
+    bool last_load_failed_ = false;
+    std::vector<std::string> startup_log_;       // lines of the last load attempt, kept
+    // Runtime server state changed through the CLI ("disable server be/s1", ...), replayed into
+    // every new generation so a reload does not undo an operator's action.
+    std::vector<std::string> state_commands_;
 };
 
 int master_main(int argc, char** argv);

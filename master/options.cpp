@@ -38,7 +38,9 @@ ParsedArgs parse_args(const std::vector<std::string>& args) {
             o.debug = true;
         } else if (a == "-q") {
             o.quiet = true;
-        } else if (a == "-v" || a == "-vv" || a == "-V") {
+        } else if (a == "-V") {
+            // HAProxy: verbose; proxyd's notices are already printed, so nothing to add.
+        } else if (a == "-v" || a == "-vv") {
             o.version = a == "-vv" ? 2 : 1;
         } else if (a == "-sf" || a == "-st") {
             auto& list = a == "-sf" ? o.soft_stop_pids : o.hard_stop_pids;

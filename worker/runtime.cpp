@@ -40,6 +40,8 @@ void Buffer::compact() {
 Runtime::Runtime(std::shared_ptr<const Config> cfg, int control_fd, uint32_t generation, uint32_t index)
     : cfg_(std::move(cfg)), generation_(generation), index_(index), ctl_(control_fd) {
     now_ = Clock::now();
+    started_ = now_;
+    start_unix_ = static_cast<int64_t>(::time(nullptr));
     std::unordered_map<std::string, Backend*> by_name;
     for (auto& p : cfg_->proxies) {
         if (!p.is_backend)
@@ -47,7 +49,11 @@ Runtime::Runtime(std::shared_ptr<const Config> cfg, int control_fd, uint32_t gen
         auto be = std::make_unique<Backend>();
         be->conf = &p;
         for (auto& s : p.servers) {
-            be->servers.push_back(Server{&s, 0, 0});
+            Server srv;
+            srv.conf = &s;
+            srv.admin = s.disabled ? AdminState::Maint : AdminState::Ready;
+            srv.weight = s.weight;
+            be->servers.push_back(srv);
             ServerSlot slot;
             slot.weight = s.weight;
             slot.maxconn = s.maxconn;
@@ -162,6 +168,11 @@ void Runtime::update_listeners() noexcept {
 }
 
 int Runtime::run() {
+    // Runtime server state the master replays (operators' 'disable server' etc.) is already
+    // queued on the control socket: apply it before serving.
+    on_control();
+    if (done_)
+        return exit_code_;
     update_listeners();
     if (!send_message(ctl_.get(), ReadyMsg{static_cast<uint32_t>(::getpid())}))
         return 1;
@@ -257,6 +268,7 @@ void Runtime::on_accept(Listener& l) noexcept {
         c->cli.last_io = now_;
         c->scheduled = kNever;
         c->src = sockaddr_to_string(reinterpret_cast<sockaddr*>(&ss), len);
+        c->accepted = now_;
         if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
             int one = 1;
             ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -268,6 +280,11 @@ void Runtime::on_accept(Listener& l) noexcept {
         ++cur_conns_;
         ++fe.cur_conns;
         ++fe.cum_conns;
+        ++cum_conns_;
+        int64_t sec = std::chrono::duration_cast<std::chrono::seconds>(now_.time_since_epoch()).count();
+        fe.counters.open(sec);
+        conn_rate_.add(sec);
+        max_conn_rate_ = std::max(max_conn_rate_, conn_rate_.rate(sec));
         Conn& ref = *c;
         conns_.emplace(c->id, std::move(c));
         log_debug("conn #%llu: accepted from %s on '%s'", static_cast<unsigned long long>(ref.id), ref.src.c_str(),
@@ -301,6 +318,8 @@ void Runtime::start_conn(Conn& c) noexcept {
     c.c2s = make_buffer();
     c.s2c = make_buffer();
     c.phase_start = now_;
+    if (c.be)
+        c.be->counters.open(std::chrono::duration_cast<std::chrono::seconds>(now_.time_since_epoch()).count());
     if (!c.be || c.be->servers.empty()) {
         close_conn(c, "no backend server");
         return;
@@ -315,10 +334,24 @@ void Runtime::start_conn(Conn& c) noexcept {
     case PickResult::AllFull:
         c.phase = Phase::Queued;
         c.be->queue.push_back(c.id);
+        c.be->counters.qcur = c.be->queue.size();
+        c.be->counters.qmax = std::max(c.be->counters.qmax, c.be->counters.qcur);
         update_deadline(c);
         return;
     case PickResult::NoServer: close_conn(c, "no server available"); return;
     }
+}
+
+void Runtime::count_bytes(Conn& c, bool to_server, size_t n) noexcept {
+    auto add = [&](Counters& k) { (to_server ? k.bytes_in : k.bytes_out) += n; };
+    add(c.fe->counters);
+    if (c.be)
+        add(c.be->counters);
+    if (c.be && c.server >= 0)
+        add(c.be->servers[static_cast<size_t>(c.server)].counters);
+    (to_server ? c.bytes_in : c.bytes_out) += n;
+    if (!to_server)
+        total_bytes_out_ += n;
 }
 
 void Runtime::connect_server(Conn& c) noexcept {
@@ -326,8 +359,11 @@ void Runtime::connect_server(Conn& c) noexcept {
     const SockAddr& a = s.conf->addr;
     c.phase = Phase::Connecting;
     c.phase_start = now_;
+    if (c.attempts > 0)
+        ++s.counters.retries;
     ++c.attempts;
-    ++s.cum_conns;
+    ++s.counters.lbtot;
+    s.counters.open(std::chrono::duration_cast<std::chrono::seconds>(now_.time_since_epoch()).count());
     int domain = a.family == AddrFamily::Inet6 ? AF_INET6 : a.is_inet() ? AF_INET : AF_UNIX;
     int fd = ::socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -379,7 +415,8 @@ void Runtime::on_connect_result(Conn& c) noexcept {
 
 void Runtime::connect_failed(Conn& c, const char* why) noexcept {
     Server& s = c.be->servers[static_cast<size_t>(c.server)];
-    ++s.connect_errors;
+    ++s.counters.conn_errors;
+    ++c.be->counters.conn_errors;
     log_debug("conn #%llu: connect to server '%s/%s' failed: %s", static_cast<unsigned long long>(c.id),
               c.be->conf->name.c_str(), s.conf->name.c_str(), why);
     if (c.srv.fd.valid()) {
@@ -437,6 +474,7 @@ void Runtime::pump(Conn& c) noexcept {
                 if (n > 0) {
                     c.c2s.start += static_cast<size_t>(n);
                     c.c2s.compact();
+                    count_bytes(c, true, static_cast<size_t>(n));
                     c.srv.last_io = now_;
                     progress = true;
                 } else if (n < 0 && errno == EAGAIN) {
@@ -474,6 +512,7 @@ void Runtime::pump(Conn& c) noexcept {
                 if (n > 0) {
                     c.s2c.start += static_cast<size_t>(n);
                     c.s2c.compact();
+                    count_bytes(c, false, static_cast<size_t>(n));
                     c.cli.last_io = now_;
                     progress = true;
                 } else if (n < 0 && errno == EAGAIN) {
@@ -570,6 +609,7 @@ void Runtime::release_server(Conn& c) noexcept {
         return;
     auto& slot = c.be->slots[static_cast<size_t>(c.server)];
     --slot.cur_conns;
+    c.be->servers[static_cast<size_t>(c.server)].counters.close();
     c.server = -1;
     dequeue(*c.be);
 }
@@ -579,6 +619,7 @@ void Runtime::dequeue(Backend& be) noexcept {
         auto it = conns_.find(be.queue.front());
         if (it == conns_.end() || it->second->phase != Phase::Queued) {
             be.queue.pop_front();
+            be.counters.qcur = be.queue.size();
             continue;
         }
         int chosen = -1;
@@ -586,6 +627,7 @@ void Runtime::dequeue(Backend& be) noexcept {
         if (r != PickResult::Picked)
             return;
         be.queue.pop_front();
+        be.counters.qcur = be.queue.size();
         Conn& c = *it->second;
         c.server = chosen;
         ++be.slots[static_cast<size_t>(chosen)].cur_conns;
@@ -606,6 +648,9 @@ void Runtime::close_conn(Conn& c, const char* why) noexcept {
     recycle_buffer(c.s2c);
     --cur_conns_;
     --c.fe->cur_conns;
+    c.fe->counters.close();
+    if (c.be)
+        c.be->counters.close();
     if (was != Phase::Queued)
         release_server(c);
     auto it = conns_.find(c.id);
@@ -633,7 +678,9 @@ void Runtime::on_control() noexcept {
             soft_stop();
             return;
         }
-        if (std::holds_alternative<SoftStopMsg>(r.message->msg))
+        if (auto* cr = std::get_if<CliRequestMsg>(&r.message->msg))
+            on_cli_request(*cr);
+        else if (std::holds_alternative<SoftStopMsg>(r.message->msg))
             soft_stop();
         else if (std::holds_alternative<HardStopMsg>(r.message->msg))
             hard_stop();

@@ -14,7 +14,10 @@
 
 #include "common/config.h"
 #include "common/unique_fd.h"
+#include "common/control.h"
 #include "worker/balancer.h"
+#include "worker/cli_commands.h"
+#include "worker/stats.h"
 
 namespace proxyd::worker {
 
@@ -44,12 +47,14 @@ struct Frontend {
     int maxconn = 0;
     int cur_conns = 0;
     uint64_t cum_conns = 0;
+    Counters counters;
 };
 
 struct Server {
     const common::ServerConf* conf = nullptr;
-    uint64_t cum_conns = 0;
-    uint64_t connect_errors = 0;
+    Counters counters;
+    AdminState admin = AdminState::Ready;
+    int weight = 1;
 };
 
 struct Backend {
@@ -57,6 +62,7 @@ struct Backend {
     std::vector<Server> servers;
     std::vector<ServerSlot> slots;  // parallel to servers
     std::deque<uint64_t> queue;     // ids of connections waiting for a server slot
+    Counters counters;
 };
 
 // Connection phases; recorded at close for the "who ended it, when" debug log.
@@ -91,9 +97,11 @@ struct Conn {
     Clock::time_point phase_start{};
     Clock::time_point scheduled{};  // deadline currently in the timer heap (max = none)
     std::string src;
+    Clock::time_point accepted{};
+    uint64_t bytes_in = 0, bytes_out = 0;
 };
 
-class Runtime {
+class Runtime : public WorkerView {
 public:
     Runtime(std::shared_ptr<const common::Config> cfg, int control_fd, uint32_t generation, uint32_t index);
     ~Runtime();
@@ -104,10 +112,18 @@ public:
     // Registers listeners and enters the loop; returns the exit status.
     int run();
 
+    // WorkerView (the worker CLI's view of this process)
+    ProcessInfo info() const override;
+    std::vector<ProxyView> proxies() override;
+    std::vector<SessionView> sessions() const override;
+    void server_changed(const std::string& backend, const std::string& server) override;
+
 private:
     void on_event(Endpoint* ep, uint32_t events) noexcept;
     void on_accept(Listener& l) noexcept;
     void on_control() noexcept;
+    void on_cli_request(const common::CliRequestMsg& m) noexcept;
+    void count_bytes(Conn& c, bool to_server, size_t n) noexcept;
     void on_signal() noexcept;
     void start_conn(Conn& c) noexcept;
     void connect_server(Conn& c) noexcept;
@@ -152,6 +168,12 @@ private:
     bool stopping_ = false;
     bool done_ = false;
     int exit_code_ = 0;
+    Clock::time_point started_;
+    int64_t start_unix_ = 0;
+    uint64_t cum_conns_ = 0;
+    uint64_t total_bytes_out_ = 0;
+    RateMeter conn_rate_;
+    uint64_t max_conn_rate_ = 0;
 };
 
 }  // namespace proxyd::worker

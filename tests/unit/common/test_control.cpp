@@ -11,11 +11,6 @@
 using namespace proxyd::common;
 
 namespace {
-std::vector<std::byte> bytes_of(const std::string& s) {
-    std::vector<std::byte> v(s.size());
-    std::memcpy(v.data(), s.data(), s.size());
-    return v;
-}
 std::vector<std::byte> header(uint16_t type, uint16_t reserved, uint32_t len) {
     std::vector<std::byte> v(8);
     std::memcpy(v.data(), &type, 2);
@@ -27,7 +22,7 @@ std::vector<std::byte> header(uint16_t type, uint16_t reserved, uint32_t len) {
 
 TEST_CASE("control messages round-trip", "[control]") {
     std::vector<Message> msgs = {InitMsg{3, 2, 4, 7}, ListenersMsg{{"tcp4:127.0.0.1:80", "unix:/x"}, false},
-                                 ReadyMsg{1234}, FatalMsg{"cannot chroot to '/var/empty': No such file"},
+                                 ReadyMsg{1234}, CliRequestMsg{9, 1, "show stat"}, CliReplyMsg{9, false, "a,b\n"}, FatalMsg{"cannot chroot to '/var/empty': No such file"},
                                  SoftStopMsg{}, HardStopMsg{}};
     for (auto& m : msgs) {
         auto enc = encode_message(m);
