@@ -361,7 +361,7 @@ constexpr const char* kDirectives[] = {
 constexpr const char* kGlobalKeywords[] = {
     "daemon", "master-worker", "pidfile", "user", "uid", "group", "gid", "chroot", "nbproc",
     "nbthread", "maxconn", "setcap", "insecure-setuid-wanted", "insecure-fork-wanted",
-    "hard-stop-after", "mworker-max-reloads", "noreuseport",
+    "hard-stop-after", "mworker-max-reloads", "noreuseport", "stats",
 };
 
 // HAProxy 2.6 global keywords that proxyd recognises and rejects.
@@ -375,7 +375,7 @@ constexpr const char* kUnsupportedGlobal[] = {
     "no-memory-trimming", "node", "noepoll", "noevports", "nogetaddrinfo", "nokqueue", "nopoll",
     "nosplice", "numa-cpu-mapping", "pp2-never-send-local", "presetenv", "quiet", "resetenv",
     "server-state-base", "server-state-file", "set-dumpable", "set-var", "set-var-fmt", "setenv",
-    "spread-checks", "stats", "strict-limits", "thread-group", "thread-groups", "ulimit-n",
+    "spread-checks", "strict-limits", "thread-group", "thread-groups", "ulimit-n",
     "unix-bind", "unsetenv", "zero-warning",
 };
 // ... and every keyword starting with one of these.
@@ -1070,12 +1070,90 @@ private:
             }
         } else if (kw == "mworker-max-reloads") {
             int_keyword(l, 0, INT_MAX, &g.mworker_max_reloads);
+        } else if (kw == "stats") {
+            stats_keyword(l);
         } else if (contains(kUnsupportedGlobal, kw) || has_prefix_in(kUnsupportedGlobalPrefixes, kw)) {
             unsupported(l, 0);
         } else {
             std::vector<const char*> known(std::begin(kGlobalKeywords), std::end(kGlobalKeywords));
             unknown(l, "global", known);
         }
+    }
+
+    void stats_keyword(const Line& l) {
+        if (l.w.size() < 2 || l.w[1] != "socket") {
+            if (l.w.size() >= 2 && (l.w[1] == "timeout" || l.w[1] == "maxconn" || l.w[1] == "bind-process"))
+                return error(l.loc, strprintf("'stats %s' is not supported yet", l.w[1].c_str()));
+            return error(l.loc, "'stats' in global only supports 'stats socket <address> [level ..] [mode ..]'");
+        }
+        if (l.w.size() < 3 || l.w[2].empty())
+            return error(l.loc, "'stats socket' expects an address (a path, 'ipv4@127.0.0.1:9999', 'fd@N')");
+        StatsSocketConf sc;
+        sc.loc = l.loc;
+        sc.spec = l.w[2];
+        std::string a = l.w[2], err;
+        if (a.find('@') == std::string::npos && a[0] != '/')
+            a = "unix@" + a;  // HAProxy: a relative path is a UNIX socket too
+        auto addr = parse_address(a, AddrUse::Bind, &err);
+        if (!addr)
+            return error(l.loc, strprintf("'stats socket': %s", shown(err).c_str()));
+        sc.addr = *addr;
+        for (size_t i = 3; i < l.w.size(); ++i) {
+            const std::string& o = l.w[i];
+            std::string label = "'stats socket' option '" + o + "'";
+            auto arg = [&]() -> const std::string* {
+                if (i + 1 < l.w.size())
+                    return &l.w[++i];
+                error(l.loc, strprintf("%s expects an argument", label.c_str()));
+                return nullptr;
+            };
+            if (o == "level") {
+                if (const auto* v = arg()) {
+                    auto lv = parse_cli_level(*v);
+                    if (!lv)
+                        return error(l.loc, strprintf("%s: expects 'user', 'operator' or 'admin', got '%s'",
+                                                      label.c_str(), shown(*v).c_str()));
+                    sc.level = *lv;
+                }
+            } else if (o == "mode") {
+                if (const auto* v = arg()) {
+                    bool octal = !v->empty() && v->size() <= 4 &&
+                                 std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '7'; });
+                    if (!octal)
+                        return error(l.loc, strprintf("%s: invalid octal permissions '%s'", label.c_str(),
+                                                      shown(*v).c_str()));
+                    sc.mode = static_cast<mode_t>(std::strtol(v->c_str(), nullptr, 8));
+                }
+            } else if (o == "uid" || o == "gid") {
+                if (const auto* v = arg())
+                    if (auto id = uid_value(l, label, *v))
+                        (o == "uid" ? sc.uid : sc.gid) = *id;
+            } else if (o == "user") {
+                if (const auto* v = arg())
+                    if (auto id = user_value(l, label, *v))
+                        sc.uid = *id;
+            } else if (o == "group") {
+                if (const auto* v = arg())
+                    if (auto id = group_value(l, label, *v))
+                        sc.gid = *id;
+            } else if (o == "expose-fd") {
+                // Socket transfer to a new process (-x) is not needed: the master owns every
+                // listener. Accepted so existing configurations keep working.
+                if (const auto* v = arg(); v && *v != "listeners")
+                    return error(l.loc, strprintf("%s: only 'listeners' is valid", label.c_str()));
+            } else if (o == "process" || o == "thread") {
+                (void)arg();  // every worker of the generation answers (see docs/management.md)
+            } else {
+                return error(l.loc, strprintf("'stats socket': unknown or unsupported option '%s'", shown(o).c_str()));
+            }
+        }
+        if ((sc.mode || sc.uid || sc.gid) && sc.addr.family != AddrFamily::Unix)
+            return error(l.loc, "'stats socket': mode/uid/gid/user/group only apply to a UNIX socket path");
+        for (auto& other : global_.stats_sockets)
+            if (other.addr.to_string() == sc.addr.to_string())
+                return error(l.loc, strprintf("'stats socket' address '%s' already used at %s:%d", sc.spec.c_str(),
+                                              other.loc.file.c_str(), other.loc.line));
+        global_.stats_sockets.push_back(std::move(sc));
     }
 
     void setcap(const Line& l) {
@@ -1512,6 +1590,17 @@ bool read_file(const std::string& path, std::string* out, std::vector<std::strin
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+
+std::string StatsSocketConf::key() const {
+    std::string k = "stats:" + addr.to_string();
+    if (mode)
+        k += strprintf(":mode=%o", static_cast<unsigned>(*mode));
+    if (uid)
+        k += strprintf(":uid=%u", static_cast<unsigned>(*uid));
+    if (gid)
+        k += strprintf(":gid=%u", static_cast<unsigned>(*gid));
+    return k;
+}
 
 std::string BindConf::key() const {
     switch (addr.family) {

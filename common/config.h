@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/address.h"
+#include "common/cli.h"
 
 namespace proxyd::common {
 
@@ -81,6 +82,20 @@ struct ProxyConf {
     std::vector<ServerConf> servers;      // backend/listen
 };
 
+// `stats socket ADDR [level L] [mode M] [uid|user ..] [gid|group ..]` in global: the worker
+// CLI for the whole generation, served by the master (see docs/management.md).
+struct StatsSocketConf {
+    SourceLoc loc;
+    std::string spec;
+    SockAddr addr;
+    std::optional<mode_t> mode;
+    std::optional<uid_t> uid;
+    std::optional<gid_t> gid;
+    CliLevel level = CliLevel::Operator;  // HAProxy's default
+    // Identity of the socket (address, mode, owner); the level may change on reload.
+    std::string key() const;
+};
+
 enum class ExitOnFailure { No, Yes };  // master-worker [no-]exit-on-failure
 
 struct GlobalConf {
@@ -101,6 +116,7 @@ struct GlobalConf {
     std::optional<uint64_t> hard_stop_after;  // ms
     int mworker_max_reloads = 50;
     bool noreuseport = false;
+    std::vector<StatsSocketConf> stats_sockets;
 };
 
 struct Config {

@@ -167,7 +167,7 @@ void Master::start_load(bool first) {
     if (::geteuid() == 0 && !cfg->global.uid)
         log_warning("no 'user' or 'uid' in the global section: workers run as 'nobody'");
     std::vector<std::string> errs;
-    if (!listeners_.acquire(*cfg, &errs)) {
+    if (!listeners_.acquire(*cfg, &errs) || !cli_stats_acquire(*cfg, &errs)) {
         for (auto& e : errs)
             log_alert("%s", e.c_str());
         fail_load("cannot bind listeners");
@@ -375,6 +375,7 @@ void Master::fail_load(const std::string& why) {
 }
 
 void Master::retain_listeners() {
+    cli_stats_retain();
     std::set<std::string> keep;
     for (auto& [id, g] : gens_) {
         bool live = id == current_gen_ || id == pending_gen_;
@@ -633,7 +634,7 @@ void Master::dispatch(uint64_t tag, uint32_t events) {
     switch (tag & kTagMask) {
     case kTagSignal: on_signal(); break;
     case kTagWorker: on_worker_message(static_cast<pid_t>(low)); break;
-    case kTagCliListener: cli_accept(static_cast<size_t>(low)); break;
+    case kTagCliListener: cli_accept(low); break;
     case kTagSession: cli_on_session(low, events); break;
     default: break;
     }
@@ -675,7 +676,7 @@ int Master::run(int daemon_pipe) {
     }
     listeners_.close_all();
     sessions_.clear();
-    for (auto& l : cli_listeners_)
+    for (auto& [id, l] : cli_listeners_)
         if (l.spec.addr.family == AddrFamily::Unix)
             ::unlink(l.spec.addr.path.c_str());
     cli_listeners_.clear();

@@ -78,6 +78,7 @@ private:
         common::UniqueFd fd;
         common::MasterSocketSpec spec;
         bool stats = false;  // `stats socket`: worker commands only, sent to the whole generation
+        std::string key;     // StatsSocketConf::key() for stats sockets
     };
     struct RoutedCommand {
         std::string command;            // without prefix
@@ -85,6 +86,7 @@ private:
         std::map<pid_t, std::string> replies;
         std::vector<pid_t> order;       // reply order (worker index order)
         bool merge = false;             // '@*' show info / show stat: one merged reply
+        bool first_only = false;        // '@*' on a command whose answer is the same everywhere
         Clock::time_point deadline;
     };
     struct CliSession {
@@ -102,7 +104,11 @@ private:
         bool waiting_reload = false;
     };
     void cli_open_listeners();
-    void cli_accept(size_t idx);
+    bool cli_add_listener(const common::BindConf& b, const common::MasterSocketSpec& spec, bool stats,
+                          const std::string& key, std::string* err);
+    bool cli_stats_acquire(const common::Config& cfg, std::vector<std::string>* errs);
+    void cli_stats_retain();
+    void cli_accept(uint64_t idx);
     void cli_on_session(uint64_t id, uint32_t events);
     void cli_advance(CliSession& s);
     void cli_run(CliSession& s, const std::string& cmd);
@@ -165,7 +171,8 @@ private:
     Clock::time_point start_time_;
     int64_t start_unix_ = 0;
 
-    std::vector<CliListener> cli_listeners_;
+    std::map<uint64_t, CliListener> cli_listeners_;
+    uint64_t next_listener_ = 1;
     std::map<uint64_t, CliSession> sessions_;
     std::map<uint32_t, uint64_t> req_session_;  // routed request id -> session
     uint32_t next_req_ = 1;

@@ -50,6 +50,30 @@ bool is_state_command(const std::vector<std::string>& w) {
 }
 }  // namespace
 
+bool Master::cli_add_listener(const BindConf& b, const MasterSocketSpec& spec, bool stats, const std::string& key,
+                              std::string* err) {
+    ListenOptions lo;
+    lo.backlog = 64;
+    lo.reuseport = false;
+    std::string what;
+    auto fd = open_listener(b, lo, &what);
+    if (!fd) {
+        *err = strprintf("cannot %s '%s': %s", what.c_str(), b.spec.c_str(), fd.error().message().c_str());
+        return false;
+    }
+    uint64_t id = next_listener_++;
+    CliListener& l = cli_listeners_[id];
+    l.fd = std::move(fd.value());
+    l.spec = spec;
+    l.stats = stats;
+    l.key = key;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kTagCliListener | id;
+    ::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, l.fd.get(), &ev);
+    return true;
+}
+
 void Master::cli_open_listeners() {
     for (auto& text : opts_.master_sockets) {
         std::string err;
@@ -64,29 +88,73 @@ void Master::cli_open_listeners() {
         b.mode = spec->mode;
         b.uid = spec->uid;
         b.gid = spec->gid;
-        ListenOptions lo;
-        lo.backlog = 64;
-        lo.reuseport = false;
-        std::string what;
-        auto fd = open_listener(b, lo, &what);
-        if (!fd) {
-            log_alert("cannot %s master CLI socket '%s': %s", what.c_str(), text.c_str(),
-                      fd.error().message().c_str());
-            continue;
-        }
-        CliListener l;
-        l.fd = std::move(fd.value());
-        l.spec = *spec;
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.u64 = kTagCliListener | cli_listeners_.size();
-        ::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, l.fd.get(), &ev);
-        cli_listeners_.push_back(std::move(l));
+        if (!cli_add_listener(b, *spec, false, "", &err))
+            log_alert("master CLI: %s", err.c_str());
     }
 }
 
-void Master::cli_accept(size_t idx) {
-    CliListener& l = cli_listeners_[idx];
+bool Master::cli_stats_acquire(const Config& cfg, std::vector<std::string>* errs) {
+    bool ok = true;
+    for (auto& sc : cfg.global.stats_sockets) {
+        std::string key = sc.key();
+        bool have = false;
+        for (auto& [id, l] : cli_listeners_)
+            have = have || (l.stats && l.key == key);
+        if (have)
+            continue;
+        BindConf b;
+        b.spec = sc.spec;
+        b.addr = sc.addr;
+        b.mode = sc.mode;
+        b.uid = sc.uid;
+        b.gid = sc.gid;
+        MasterSocketSpec spec;
+        spec.text = sc.spec;
+        spec.addr = sc.addr;
+        spec.level = sc.level;
+        std::string err;
+        if (!cli_add_listener(b, spec, true, key, &err)) {
+            errs->push_back(strprintf("parsing [%s:%d] : 'stats socket': %s", sc.loc.file.c_str(), sc.loc.line,
+                                      err.c_str()));
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+void Master::cli_stats_retain() {
+    // Keep the stats sockets of the current and the loading configuration; levels follow the
+    // current one.
+    std::map<std::string, CliLevel> keep;
+    for (uint32_t g : {pending_gen_, current_gen_})
+        if (g && gens_.count(g))
+            for (auto& sc : gens_[g].cfg->global.stats_sockets)
+                keep[sc.key()] = sc.level;
+    std::set<std::string> kept_paths;
+    for (auto& [id, l] : cli_listeners_)
+        if (!l.stats || keep.count(l.key))
+            if (l.spec.addr.family == AddrFamily::Unix)
+                kept_paths.insert(l.spec.addr.path);
+    for (auto it = cli_listeners_.begin(); it != cli_listeners_.end();) {
+        CliListener& l = it->second;
+        if (!l.stats) {
+            ++it;
+        } else if (auto k = keep.find(l.key); k != keep.end()) {
+            l.spec.level = k->second;
+            ++it;
+        } else {
+            if (l.spec.addr.family == AddrFamily::Unix && !kept_paths.count(l.spec.addr.path))
+                ::unlink(l.spec.addr.path.c_str());
+            it = cli_listeners_.erase(it);
+        }
+    }
+}
+
+void Master::cli_accept(uint64_t idx) {
+    auto lit = cli_listeners_.find(idx);
+    if (lit == cli_listeners_.end())
+        return;
+    CliListener& l = lit->second;
     for (;;) {
         int fd = ::accept4(l.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
@@ -346,7 +414,7 @@ bool Master::cli_master_command(CliSession& s, const std::vector<std::string>& w
         s.out += std::string(cli_level_name(s.level)) + "\n\n";
     } else if (starts_with_words(w, {"show", "cli", "sockets"})) {
         s.out += "# socket lvl processes\n";
-        for (auto& l : cli_listeners_)
+        for (auto& [lid, l] : cli_listeners_)
             s.out += l.spec.addr.to_string() + " " + cli_level_name(l.spec.level) + " " +
                      (l.stats ? "workers" : "master") + "\n";
         s.out += "\n";
@@ -435,6 +503,10 @@ void Master::cli_route(CliSession& s, const CliTarget& t, const std::string& cmd
     r.order = targets;
     r.merge = t.kind == CliTarget::Kind::All && targets.size() > 1 &&
               ((words.size() == 2 && words[0] == "show" && (words[1] == "info" || words[1] == "stat")));
+    // The master keeps the workers' server states identical, so these answer the same in every
+    // worker: show one answer, not N copies a script would have to de-duplicate.
+    r.first_only = t.kind == CliTarget::Kind::All && targets.size() > 1 && !words.empty() &&
+                   (words[0] == "help" || starts_with_words(words, {"show", "servers", "state"}));
     r.deadline = Clock::now() + kRouteTimeout;
     uint32_t id = next_req_++;
     if (next_req_ == 0)
@@ -492,7 +564,7 @@ void Master::cli_finish_routed(CliSession& s) {
             state_commands_.push_back(r.command);
         }
     }
-    if (r.order.size() == 1) {
+    if (r.order.size() == 1 || r.first_only) {
         s.out += r.replies[r.order[0]];
     } else if (r.merge) {
         std::vector<std::string> reps;
@@ -509,7 +581,10 @@ void Master::cli_finish_routed(CliSession& s) {
     }
     if (!s.out.empty() && s.out.back() != '\n')
         s.out += "\n";
-    s.out += "\n";
+    // Every answer ends with one empty line (HAProxy's end-of-response marker); some worker
+    // replies (show stat) already carry it.
+    if (s.out.size() < 2 || s.out.compare(s.out.size() - 2, 2, "\n\n") != 0)
+        s.out += "\n";
 }
 
 void Master::cli_timers() {
