@@ -38,12 +38,15 @@ cat <<MSG
 proxyd is starting on examples/quickstart.cfg (master pid printed below). Try, from another shell:
   curl http://127.0.0.1:8080/          # alternates between web1 and web2
   echo | nc 127.0.0.1 8080             # plain TCP works too
-  kill -USR2 \$(cat $run/proxyd.pid)   # seamless reload (SIGHUP works too)
-  kill -USR1 \$(cat $run/proxyd.pid)   # soft stop; Ctrl-C here is a hard stop
-Master CLI: not in this build yet (see docs/management.md); workers are visible with
-  ps --ppid \$(cat $run/proxyd.pid) -o pid,user,args
+Master CLI (HAProxy-compatible):
+  echo 'show proc' | socat $run/master.sock -
+  echo '@1 show info' | socat $run/master.sock -
+  echo '@* show stat' | socat $run/master.sock - | cut -d, -f1-10
+  echo reload | socat -t 60 $run/master.sock -          # synchronous: Success=1 + logs
+  build/cli/proxyctl -S $run/master.sock               # interactive prompt
+Signals: kill -USR2 \$(cat $run/proxyd.pid) reloads, kill -USR1 soft-stops; Ctrl-C here stops all.
 
 MSG
-build/proxyd -W -f examples/quickstart.cfg -p "$run/proxyd.pid" &
+build/proxyd -W -S "$run/master.sock,mode,600" -f examples/quickstart.cfg -p "$run/proxyd.pid" &
 pids+=($!)
 wait "${pids[-1]}" || true
