@@ -38,7 +38,7 @@ void print_version(int level) {
     pcre2_config(PCRE2_CONFIG_JIT, &jit);
     std::printf("Build options :\n  TARGET  = linux-glibc\n  CXX     = %s\n  BUILD   = %s\n  SANITIZE= %s\n\n",
                 PROXYD_COMPILER, PROXYD_BUILD_TYPE, PROXYD_SANITIZE);
-    std::printf("Feature list : +EPOLL +OPENSSL +PCRE2 %cPCRE2_JIT +LINUX_CAP %cSYSTEMD +MEMFD "
+    std::printf("Feature list : +EPOLL +LINUX_SPLICE +OPENSSL +PCRE2 %cPCRE2_JIT +LINUX_CAP %cSYSTEMD +MEMFD "
                 "+CLOEXEC -THREAD -LUA -ZLIB -QUIC -PROMEX -HTTP (tcp mode only)\n\n",
                 jit ? '+' : '-', PROXYD_HAVE_SYSTEMD ? '+' : '-');
     std::printf("Built with OpenSSL version : %s\n", OPENSSL_VERSION_TEXT);

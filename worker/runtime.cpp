@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@ using namespace proxyd::common;
 
 namespace {
 constexpr size_t kBufSize = 16384;
+constexpr size_t kPipeSize = 65536;  // default pipe capacity
 constexpr int kAcceptBatch = 64;
 constexpr auto kNever = Clock::time_point::max();
 
@@ -79,6 +81,7 @@ Runtime::Runtime(std::shared_ptr<const Config> cfg, int control_fd, uint32_t gen
         if (!p.default_backend.empty())
             fe->backend = by_name[p.default_backend];
         fe->maxconn = p.maxconn > 0 ? p.maxconn : global_maxconn_;
+        max_pipes_ = std::max(1, global_maxconn_ / 4);  // HAProxy's default maxpipes
         frontends_.push_back(std::move(fe));
     }
 }
@@ -446,87 +449,134 @@ void Runtime::connect_failed(Conn& c, const char* why) noexcept {
     }
 }
 
+// Moves what it can from side `a` to side `b` (one direction). Returns false if the connection
+// was closed. Reads go into the 16 KiB buffer; once a single read fills it (a bulk transfer)
+// and a pipe is available, the direction switches to splice(2): socket -> pipe -> socket with
+// no copy through user space. The buffer is always drained before splicing, so bytes keep
+// their order.
+bool Runtime::transfer(Conn& c, Side& a, Side& b, Buffer& buf, Pipe& p, bool to_server, bool* progress) noexcept {
+    const bool can_send = c.phase == Phase::Established;
+    const char* rd_err = to_server ? "client read error" : "server read error";
+    const char* wr_err = to_server ? "server write error" : "client write error";
+    if (!p.active) {
+        if (a.readable && !a.rd_eof && buf.room() > 0) {
+            size_t room = buf.room();
+            ssize_t n = ::read(a.fd.get(), buf.data.get() + buf.end, room);
+            if (n > 0) {
+                buf.end += static_cast<size_t>(n);
+                a.last_io = now_;
+                *progress = true;
+                if (static_cast<size_t>(n) == room && room == kBufSize && can_send)
+                    acquire_pipe(p);
+            } else if (n == 0) {
+                a.rd_eof = true;
+                *progress = true;
+            } else if (errno == EAGAIN) {
+                a.readable = false;
+            } else if (errno != EINTR) {
+                close_conn(c, rd_err);
+                return false;
+            }
+        }
+    } else if (buf.empty() && a.readable && !a.rd_eof && p.bytes < kPipeSize) {
+        ssize_t n = ::splice(a.fd.get(), nullptr, p.w.get(), nullptr, kPipeSize - p.bytes,
+                             SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) {
+            p.bytes += static_cast<size_t>(n);
+            a.last_io = now_;
+            *progress = true;
+        } else if (n == 0) {
+            a.rd_eof = true;
+            *progress = true;
+        } else if (errno == EAGAIN) {
+            a.readable = false;
+        } else if (errno != EINTR) {
+            close_conn(c, rd_err);
+            return false;
+        }
+    }
+    if (!can_send)
+        return true;
+    if (!buf.empty() && b.writable) {
+        ssize_t n = ::send(b.fd.get(), buf.data.get() + buf.start, buf.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+            buf.start += static_cast<size_t>(n);
+            buf.compact();
+            b.last_io = now_;
+            count_bytes(c, to_server, static_cast<size_t>(n));
+            *progress = true;
+        } else if (n < 0 && errno == EAGAIN) {
+            b.writable = false;
+        } else if (n < 0 && errno != EINTR) {
+            close_conn(c, wr_err);
+            return false;
+        }
+    }
+    if (buf.empty() && p.bytes > 0 && b.writable) {
+        ssize_t n = ::splice(p.r.get(), nullptr, b.fd.get(), nullptr, p.bytes, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) {
+            p.bytes -= static_cast<size_t>(n);
+            b.last_io = now_;
+            count_bytes(c, to_server, static_cast<size_t>(n));
+            spliced_bytes_ += static_cast<uint64_t>(n);
+            *progress = true;
+        } else if (n < 0 && errno == EAGAIN) {
+            b.writable = false;
+        } else if (n < 0 && errno != EINTR) {
+            close_conn(c, wr_err);
+            return false;
+        }
+    }
+    if (a.rd_eof && buf.empty() && p.bytes == 0 && !b.wr_shut) {
+        ::shutdown(b.fd.get(), SHUT_WR);
+        b.wr_shut = true;
+        *progress = true;
+    }
+    return true;
+}
+
+void Runtime::acquire_pipe(Pipe& p) noexcept {
+    if (!pipe_pool_.empty()) {
+        p = std::move(pipe_pool_.back());
+        pipe_pool_.pop_back();
+    } else {
+        if (pipes_used_ >= max_pipes_)
+            return;
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+            return;
+        p.r.reset(fds[0]);
+        p.w.reset(fds[1]);
+        ++pipes_used_;
+    }
+    p.bytes = 0;
+    p.active = true;
+}
+
+void Runtime::release_pipe(Pipe& p) noexcept {
+    if (!p.r.valid())
+        return;
+    p.active = false;
+    if (p.bytes == 0 && pipe_pool_.size() < 64) {
+        pipe_pool_.push_back(std::move(p));
+    } else {
+        // Data left in it (connection aborted): not reusable.
+        p.r.reset();
+        p.w.reset();
+        --pipes_used_;
+    }
+    p.bytes = 0;
+}
+
 void Runtime::pump(Conn& c) noexcept {
     bool progress = true;
     while (progress && c.phase != Phase::Closed) {
         progress = false;
-        // client -> buffer (also while queued or connecting: the client may speak first)
-        if (c.cli.readable && !c.cli.rd_eof && c.c2s.room() > 0) {
-            ssize_t n = ::read(c.cli.fd.get(), c.c2s.data.get() + c.c2s.end, c.c2s.room());
-            if (n > 0) {
-                c.c2s.end += static_cast<size_t>(n);
-                c.cli.last_io = now_;
-                progress = true;
-            } else if (n == 0) {
-                c.cli.rd_eof = true;
-                progress = true;
-            } else if (errno == EAGAIN) {
-                c.cli.readable = false;
-            } else if (errno != EINTR) {
-                close_conn(c, "client read error");
-                return;
-            }
-        }
+        if (!transfer(c, c.cli, c.srv, c.c2s, c.c2s_pipe, true, &progress))
+            return;
         if (c.phase == Phase::Established) {
-            // buffer -> server
-            if (!c.c2s.empty() && c.srv.writable) {
-                ssize_t n = ::send(c.srv.fd.get(), c.c2s.data.get() + c.c2s.start, c.c2s.size(), MSG_NOSIGNAL);
-                if (n > 0) {
-                    c.c2s.start += static_cast<size_t>(n);
-                    c.c2s.compact();
-                    count_bytes(c, true, static_cast<size_t>(n));
-                    c.srv.last_io = now_;
-                    progress = true;
-                } else if (n < 0 && errno == EAGAIN) {
-                    c.srv.writable = false;
-                } else if (n < 0 && errno != EINTR) {
-                    close_conn(c, "server write error");
-                    return;
-                }
-            }
-            if (c.cli.rd_eof && c.c2s.empty() && !c.srv.wr_shut) {
-                ::shutdown(c.srv.fd.get(), SHUT_WR);
-                c.srv.wr_shut = true;
-                progress = true;
-            }
-            // server -> buffer
-            if (c.srv.readable && !c.srv.rd_eof && c.s2c.room() > 0) {
-                ssize_t n = ::read(c.srv.fd.get(), c.s2c.data.get() + c.s2c.end, c.s2c.room());
-                if (n > 0) {
-                    c.s2c.end += static_cast<size_t>(n);
-                    c.srv.last_io = now_;
-                    progress = true;
-                } else if (n == 0) {
-                    c.srv.rd_eof = true;
-                    progress = true;
-                } else if (errno == EAGAIN) {
-                    c.srv.readable = false;
-                } else if (errno != EINTR) {
-                    close_conn(c, "server read error");
-                    return;
-                }
-            }
-            // buffer -> client
-            if (!c.s2c.empty() && c.cli.writable) {
-                ssize_t n = ::send(c.cli.fd.get(), c.s2c.data.get() + c.s2c.start, c.s2c.size(), MSG_NOSIGNAL);
-                if (n > 0) {
-                    c.s2c.start += static_cast<size_t>(n);
-                    c.s2c.compact();
-                    count_bytes(c, false, static_cast<size_t>(n));
-                    c.cli.last_io = now_;
-                    progress = true;
-                } else if (n < 0 && errno == EAGAIN) {
-                    c.cli.writable = false;
-                } else if (n < 0 && errno != EINTR) {
-                    close_conn(c, "client write error");
-                    return;
-                }
-            }
-            if (c.srv.rd_eof && c.s2c.empty() && !c.cli.wr_shut) {
-                ::shutdown(c.cli.fd.get(), SHUT_WR);
-                c.cli.wr_shut = true;
-                progress = true;
-            }
+            if (!transfer(c, c.srv, c.cli, c.s2c, c.s2c_pipe, false, &progress))
+                return;
             if (c.cli.wr_shut && c.srv.wr_shut) {
                 close_conn(c, "both sides closed");
                 return;
@@ -646,6 +696,8 @@ void Runtime::close_conn(Conn& c, const char* why) noexcept {
     c.srv.fd.reset();
     recycle_buffer(c.c2s);
     recycle_buffer(c.s2c);
+    release_pipe(c.c2s_pipe);
+    release_pipe(c.s2c_pipe);
     --cur_conns_;
     --c.fe->cur_conns;
     c.fe->counters.close();

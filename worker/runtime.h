@@ -77,6 +77,13 @@ struct Buffer {
     void compact();
 };
 
+// A pipe used to splice one direction of a connection; `bytes` are in flight inside it.
+struct Pipe {
+    common::UniqueFd r, w;
+    size_t bytes = 0;
+    bool active = false;
+};
+
 struct Side {
     Endpoint ep;
     common::UniqueFd fd;
@@ -94,6 +101,7 @@ struct Conn {
     Phase phase = Phase::Queued;
     Side cli, srv;
     Buffer c2s, s2c;
+    Pipe c2s_pipe, s2c_pipe;
     Clock::time_point phase_start{};
     Clock::time_point scheduled{};  // deadline currently in the timer heap (max = none)
     std::string src;
@@ -130,6 +138,9 @@ private:
     void on_connect_result(Conn& c) noexcept;
     void connect_failed(Conn& c, const char* why) noexcept;
     void pump(Conn& c) noexcept;
+    bool transfer(Conn& c, Side& a, Side& b, Buffer& buf, Pipe& p, bool to_server, bool* progress) noexcept;
+    void acquire_pipe(Pipe& p) noexcept;
+    void release_pipe(Pipe& p) noexcept;
     void close_conn(Conn& c, const char* why) noexcept;
     void release_server(Conn& c) noexcept;
     void dequeue(Backend& be) noexcept;
@@ -158,6 +169,9 @@ private:
     std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
     std::vector<std::unique_ptr<Conn>> graveyard_;  // freed after the current batch of events
     std::vector<std::unique_ptr<char[]>> buffer_pool_;
+    std::vector<Pipe> pipe_pool_;
+    int pipes_used_ = 0, max_pipes_ = 1;
+    uint64_t spliced_bytes_ = 0;
     using TimerEntry = std::pair<Clock::time_point, uint64_t>;
     std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
     std::vector<Listener*> accept_backlog_;  // listeners whose accept batch limit was hit
