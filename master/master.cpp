@@ -146,6 +146,7 @@ void Master::start_load(bool first) {
     capturing_ = true;
     uint32_t id = next_gen_;
     if (!first) {
+        ++reloads_;  // every attempt, as HAProxy counts them; failures are also in failed_reloads_
         log_notice("Reloading proxyd (generation %u)", id);
         struct timespec ts{};
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -285,7 +286,6 @@ void Master::commit_load() {
     crashes_.clear();
     const Config& cfg = *g.cfg;
     if (old != 0) {
-        ++reloads_;
         for (auto& [pid, w] : workers_) {
             if (w.gen == current_gen_ || w.failed)
                 continue;
@@ -587,6 +587,9 @@ std::optional<Clock::time_point> Master::next_deadline() const {
         take(gens_.at(pending_gen_).ready_deadline);
     for (auto& r : respawns_)
         take(r.at);
+    for (auto& [id, sess] : sessions_)
+        if (sess.routed)
+            take(sess.routed->deadline);
     for (auto& [pid, w] : workers_) {
         if (w.hard_deadline && !w.kill_deadline)
             take(*w.hard_deadline);

@@ -501,8 +501,8 @@ void Master::cli_route(CliSession& s, const CliTarget& t, const std::string& cmd
     RoutedCommand r;
     r.command = cmd;
     r.order = targets;
-    r.merge = t.kind == CliTarget::Kind::All && targets.size() > 1 &&
-              ((words.size() == 2 && words[0] == "show" && (words[1] == "info" || words[1] == "stat")));
+    r.merge = t.kind == CliTarget::Kind::All && targets.size() > 1 && words.size() == 2 && words[0] == "show" &&
+              (words[1] == "info" || words[1] == "stat");
     // The master keeps the workers' server states identical, so these answer the same in every
     // worker: show one answer, not N copies a script would have to de-duplicate.
     r.first_only = t.kind == CliTarget::Kind::All && targets.size() > 1 && !words.empty() &&
@@ -564,27 +564,73 @@ void Master::cli_finish_routed(CliSession& s) {
             state_commands_.push_back(r.command);
         }
     }
+    std::string reply;
+    bool json = !words.empty() && words.back() == "json";
     if (r.order.size() == 1 || r.first_only) {
-        s.out += r.replies[r.order[0]];
+        reply = r.replies[r.order[0]];
     } else if (r.merge) {
         std::vector<std::string> reps;
         for (pid_t p : r.order)
             reps.push_back(r.replies[p]);
         bool stat = words.size() >= 2 && words[1] == "stat";
-        s.out += stat ? worker::merge_show_stat(reps) : worker::merge_show_info(reps);
+        reply = stat ? worker::merge_show_stat(reps) : worker::merge_show_info(reps);
+    } else if (json) {
+        // One JSON document. HAProxy's json forms are arrays of fields, each tagged with its
+        // processNum (the worker index here): concatenate them, as HAProxy's nbproc era did.
+        std::vector<std::string> bodies;
+        bool arrays = true;
+        for (pid_t p : r.order) {
+            std::string body = r.replies[p];
+            while (!body.empty() && (body.back() == '\n' || body.back() == ' '))
+                body.pop_back();
+            arrays = arrays && body.size() >= 2 && body.front() == '[' && body.back() == ']';
+            bodies.push_back(std::move(body));
+        }
+        if (arrays) {
+            reply = "[";
+            bool first = true;
+            for (auto& b : bodies) {
+                std::string inner = b.substr(1, b.size() - 2);
+                if (inner.find_first_not_of(" \n") == std::string::npos)
+                    continue;
+                reply += (first ? "" : ",") + inner;
+                first = false;
+            }
+            reply += "]\n";
+        } else {
+            reply = "{\"workers\":[";
+            for (size_t i = 0; i < r.order.size(); ++i) {
+                auto w = workers_.find(r.order[i]);
+                std::string esc;
+                for (char ch : bodies[i]) {
+                    if (ch == '"' || ch == '\\')
+                        esc += '\\';
+                    if (ch == '\n')
+                        esc += "\\n";
+                    else if (static_cast<unsigned char>(ch) >= 0x20)
+                        esc += ch;
+                }
+                reply += strprintf("%s{\"index\":%u,\"pid\":%d,\"reply\":\"%s\"}", i ? "," : "",
+                                   w != workers_.end() ? w->second.index : 0, r.order[i], esc.c_str());
+            }
+            reply += "]}\n";
+        }
     } else if (!all_empty) {
         for (pid_t p : r.order) {
             auto w = workers_.find(p);
-            s.out += strprintf("# worker %u (pid %d)\n", w != workers_.end() ? w->second.index : 0, p);
-            s.out += r.replies[p];
+            reply += strprintf("# worker %u (pid %d)\n", w != workers_.end() ? w->second.index : 0, p);
+            reply += r.replies[p];
+            if (!reply.empty() && reply.back() != '\n')
+                reply += "\n";
         }
     }
-    if (!s.out.empty() && s.out.back() != '\n')
-        s.out += "\n";
+    if (!reply.empty() && reply.back() != '\n')
+        reply += "\n";
     // Every answer ends with one empty line (HAProxy's end-of-response marker); some worker
     // replies (show stat) already carry it.
-    if (s.out.size() < 2 || s.out.compare(s.out.size() - 2, 2, "\n\n") != 0)
-        s.out += "\n";
+    if (reply.size() < 2 || reply.compare(reply.size() - 2, 2, "\n\n") != 0)
+        reply += "\n";
+    s.out += reply;
 }
 
 void Master::cli_timers() {

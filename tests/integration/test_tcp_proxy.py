@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""TCP mode: byte-exact proxying, half-close, weighted round robin, backup/disabled servers,
+IPv6 and UNIX listeners, server maxconn queueing."""
+import collections
+import os
+import socket
+import stat
+import sys
+import threading
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+
+def check_byte_exact_1mib():
+    be = h.echo_backend()
+    port = h.free_port()
+    p = h.Proxyd(h.make_config(h.tcp_proxy("fe", "127.0.0.1:%d" % port, ["s1 " + be.addr])))
+    p.start()
+    data = os.urandom(1 << 20)
+    s = h.connect(port, timeout=15)
+    errors = []
+
+    def send():
+        try:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            errors.append(e)
+    t = threading.Thread(target=send)
+    t.start()
+    got = h.recv_all(s)
+    t.join(15)
+    s.close()
+    assert not errors, "sending 1 MiB failed: %r" % errors
+    assert len(be.received) == 1, "backend saw %d connections" % len(be.received)
+    assert bytes(be.received[0]) == data, "client->server: backend got %d bytes, differing from " \
+        "the 1 MiB sent" % len(be.received[0])
+    assert got == data, "server->client: client got %d bytes back, differing from the 1 MiB " \
+        "echoed" % len(got)
+    print("   1048576 bytes each way, identical")
+    p.stop()
+
+
+def check_half_close():
+    be = h.halfclose_backend("hc")
+    port = h.free_port()
+    p = h.Proxyd(h.make_config(h.tcp_proxy("fe", "127.0.0.1:%d" % port, ["s1 " + be.addr])))
+    p.start()
+    for size in (0, 1, 100000):
+        data = os.urandom(size)
+        s = h.connect(port)
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        got = h.recv_all(s)  # reads the reply, then EOF
+        s.close()
+        want = h.halfclose_reply("hc", data)
+        assert got == want, "half-close with %d bytes: reply %r, expected %r" % (size, got, want)
+    print("   server saw EOF and its reply reached the client (0, 1, 100000 bytes)")
+    p.stop()
+
+
+def check_weighted_roundrobin():
+    bes = [h.name_backend(n) for n in ("a", "b", "c")]
+    weights = {"a": 1, "b": 2, "c": 1}
+    port = h.free_port()
+    servers = ["%s %s weight %d" % (b.name, b.addr, weights[b.name]) for b in bes]
+    p = h.Proxyd(h.make_config(h.tcp_proxy("fe", "127.0.0.1:%d" % port, servers, ["balance roundrobin"]),
+                               nbproc=1))
+    p.start()
+    seq = [h.banner(port).decode().strip() for _ in range(40)]
+    counts = collections.Counter(seq)
+    print("   40 connections: %s; sequence %s" % (dict(sorted(counts.items())), "".join(seq[:12])))
+    assert counts == {"a": 10, "b": 20, "c": 10}, \
+        "weights 1,2,1 over 40 connections: got %s, expected a=10 b=20 c=10" % dict(counts)
+    p.stop()
+
+
+def check_backup_and_disabled():
+    act, bak = h.name_backend("active"), h.name_backend("backup")
+    port = h.free_port()
+    p = h.Proxyd(h.make_config(h.tcp_proxy(
+        "fe", "127.0.0.1:%d" % port, ["active %s" % act.addr, "backup %s backup" % bak.addr])))
+    p.start()
+    seq = [h.banner(port).decode().strip() for _ in range(10)]
+    assert seq == ["active"] * 10, "with the active server up, backup must not be used: %s" % seq
+    p.stop()
+
+    port2 = h.free_port()
+    p2 = h.Proxyd(h.make_config(h.tcp_proxy(
+        "fe", "127.0.0.1:%d" % port2, ["active %s disabled" % act.addr, "backup %s backup" % bak.addr])))
+    p2.start()
+    seq = [h.banner(port2).decode().strip() for _ in range(10)]
+    assert seq == ["backup"] * 10, "active server disabled: all must go to the backup: %s" % seq
+    assert act.connections == 10, "the disabled server received connections (%d, expected the " \
+        "10 from the first run only)" % act.connections
+    p2.stop()
+
+
+def check_ipv6():
+    if not h.has_ipv6():
+        raise h.Skip("no IPv6 loopback")
+    be = h.echo_backend()
+    port = h.free_port()
+    p = h.Proxyd(h.make_config(h.tcp_proxy("fe6", "[::1]:%d" % port, ["s1 " + be.addr])))
+    p.start()
+    h.assert_echo(port, host="::1")
+    p.stop()
+
+
+def check_unix_listener():
+    be = h.echo_backend()
+    p = h.Proxyd()
+    path = p.path("fe.sock")
+    p.write_config(h.make_config(h.tcp_proxy("feu", "unix@%s mode 600" % path, ["s1 " + be.addr])))
+    p.start()
+    st = os.stat(path)
+    assert stat.S_ISSOCK(st.st_mode), "%s is not a socket" % path
+    assert stat.S_IMODE(st.st_mode) == 0o600, "%s has mode %o, expected 600" % (path, stat.S_IMODE(st.st_mode))
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(path)
+    s.sendall(b"over unix\n")
+    s.shutdown(socket.SHUT_WR)
+    got = h.recv_all(s)
+    s.close()
+    assert got == b"over unix\n", "echo over %s: got %r" % (path, got)
+    print("   %s mode %o, echo ok" % (path, stat.S_IMODE(st.st_mode)))
+    p.stop()
+
+
+def check_server_maxconn_queue():
+    be = h.line_backend("slow", delay=0.5)
+    port = h.free_port()
+    p = h.Proxyd(h.make_config(h.tcp_proxy("fe", "127.0.0.1:%d" % port, ["s1 %s maxconn 1" % be.addr])))
+    p.start()
+    results = {}
+
+    def client(i):
+        try:
+            s = h.connect(port, timeout=15)
+            s.sendall(b"client %d\n" % i)
+            results[i] = h.recv_all(s)
+            s.close()
+        except OSError as e:
+            results[i] = e
+    ts = [threading.Thread(target=client, args=(i,)) for i in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(20)
+    for i in range(3):
+        assert results.get(i) == b"slow client %d\n" % i, "client %d: %r (expected to be queued, " \
+            "then served)" % (i, results.get(i))
+    assert be.max_busy == 1, "server maxconn 1, but the server had %d requests in service at " \
+        "once" % be.max_busy
+    print("   3 clients served, at most %d request at a time on the server (%d connections)"
+          % (be.max_busy, be.connections))
+    p.stop()
+
+
+def main():
+    h.run_checks("test_tcp_proxy", [
+        ("1 MiB byte-exact both ways", check_byte_exact_1mib),
+        ("half-close", check_half_close),
+        ("weighted roundrobin 1,2,1", check_weighted_roundrobin),
+        ("backup only when active disabled", check_backup_and_disabled),
+        ("IPv6 listener [::1]", check_ipv6),
+        ("UNIX socket listener mode 600", check_unix_listener),
+        ("server maxconn 1 queues", check_server_maxconn_queue),
+    ])
+
+
+if __name__ == "__main__":
+    main()
