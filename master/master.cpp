@@ -676,6 +676,7 @@ int Master::run(int daemon_pipe) {
         for (int i = 0; i < n; ++i)
             dispatch(evs[i].data.u64, evs[i].events);
         run_timers();
+        cli_reap_sessions();
     }
     listeners_.close_all();
     sessions_.clear();

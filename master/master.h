@@ -102,6 +102,7 @@ private:
         common::CliTarget sticky;       // Default: the master (stats sockets: All)
         std::optional<RoutedCommand> routed;
         bool waiting_reload = false;
+        bool dead = false;              // closed; freed after the current event (deferred)
     };
     void cli_open_listeners();
     bool cli_add_listener(const common::BindConf& b, const common::MasterSocketSpec& spec, bool stats,
@@ -118,6 +119,7 @@ private:
     void cli_finish_routed(CliSession& s);
     void cli_flush(CliSession& s);
     void cli_close(uint64_t id);
+    void cli_reap_sessions();
     void cli_timers();
     void cli_reload_done(bool ok);
     std::string cli_prompt(const CliSession& s) const;
@@ -174,6 +176,7 @@ private:
     std::map<uint64_t, CliListener> cli_listeners_;
     uint64_t next_listener_ = 1;
     std::map<uint64_t, CliSession> sessions_;
+    std::vector<uint64_t> dead_sessions_;
     std::map<uint32_t, uint64_t> req_session_;  // routed request id -> session
     uint32_t next_req_ = 1;
     uint64_t next_session_ = 1;

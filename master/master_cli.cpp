@@ -183,18 +183,33 @@ void Master::cli_accept(uint64_t idx) {
 
 void Master::cli_close(uint64_t id) {
     auto it = sessions_.find(id);
-    if (it == sessions_.end())
+    if (it == sessions_.end() || it->second.dead)
         return;
+    CliSession& s = it->second;
     // A routed request in flight is simply forgotten: its replies will find no session.
-    if (it->second.routed)
-        for (auto r = req_session_.begin(); r != req_session_.end();)
-            r = r->second == id ? req_session_.erase(r) : std::next(r);
-    sessions_.erase(it);  // closes the fd (and removes it from epoll)
+    for (auto r = req_session_.begin(); r != req_session_.end();)
+        r = r->second == id ? req_session_.erase(r) : std::next(r);
+    std::erase(reload_waiters_, id);
+    std::erase(reload_waiters_next_, id);
+    // The session may be deep in the call stack (a reload it asked for may end synchronously):
+    // release its socket now, free the object once the current event is handled.
+    s.dead = true;
+    s.fd.reset();
+    s.cmds.clear();
+    s.routed.reset();
+    s.waiting_reload = false;
+    dead_sessions_.push_back(id);
+}
+
+void Master::cli_reap_sessions() {
+    for (uint64_t id : dead_sessions_)
+        sessions_.erase(id);
+    dead_sessions_.clear();
 }
 
 void Master::cli_on_session(uint64_t id, uint32_t events) {
     auto it = sessions_.find(id);
-    if (it == sessions_.end())
+    if (it == sessions_.end() || it->second.dead)
         return;
     CliSession& s = it->second;
     if (events & EPOLLERR) {
@@ -244,6 +259,8 @@ void Master::cli_on_session(uint64_t id, uint32_t events) {
 }
 
 void Master::cli_flush(CliSession& s) {
+    if (s.dead)
+        return;
     while (!s.out.empty()) {
         ssize_t n = ::send(s.fd.get(), s.out.data(), s.out.size(), MSG_NOSIGNAL);
         if (n > 0) {
@@ -269,7 +286,7 @@ void Master::cli_flush(CliSession& s) {
 }
 
 void Master::cli_advance(CliSession& s) {
-    while (!s.routed && !s.waiting_reload && !s.close_after_flush && !s.cmds.empty()) {
+    while (!s.dead && !s.routed && !s.waiting_reload && !s.close_after_flush && !s.cmds.empty()) {
         std::string c = std::move(s.cmds.front());
         s.cmds.pop_front();
         if (c == kLineEnd) {
@@ -457,7 +474,7 @@ void Master::cli_reload_done(bool ok) {
     hard_reload_queued_ = false;
     for (uint64_t id : waiters) {
         auto it = sessions_.find(id);
-        if (it == sessions_.end())
+        if (it == sessions_.end() || it->second.dead)
             continue;
         it->second.waiting_reload = false;
         it->second.out += reply;
@@ -529,7 +546,7 @@ void Master::cli_on_reply(pid_t pid, const CliReplyMsg& m) {
     if (it == req_session_.end())
         return;
     auto sit = sessions_.find(it->second);
-    if (sit == sessions_.end() || !sit->second.routed || !sit->second.routed->waiting.count(pid))
+    if (sit == sessions_.end() || sit->second.dead || !sit->second.routed || !sit->second.routed->waiting.count(pid))
         return;
     CliSession& s = sit->second;
     std::string& acc = s.routed->replies[pid];
@@ -637,7 +654,7 @@ void Master::cli_timers() {
     auto now = Clock::now();
     std::vector<uint64_t> done;
     for (auto& [id, s] : sessions_) {
-        if (!s.routed)
+        if (s.dead || !s.routed)
             continue;
         for (auto it = s.routed->waiting.begin(); it != s.routed->waiting.end();) {
             auto w = workers_.find(*it);
@@ -656,7 +673,7 @@ void Master::cli_timers() {
     }
     for (uint64_t id : done) {
         auto it = sessions_.find(id);
-        if (it == sessions_.end())
+        if (it == sessions_.end() || it->second.dead)
             continue;
         cli_finish_routed(it->second);
         cli_advance(it->second);

@@ -530,7 +530,7 @@ TEST_CASE("global: chroot is checked only with check_paths", "[config][global]")
 
 TEST_CASE("global: HAProxy keywords not supported yet", "[config][global]") {
     for (const char* line :
-         {"log 127.0.0.1:514 local0", "stats socket /run/haproxy.sock mode 600", "tune.bufsize 16384",
+         {"log 127.0.0.1:514 local0", "tune.bufsize 16384",
           "ssl-default-bind-ciphers HIGH", "lua-load /x.lua", "cpu-map auto:1/1-4 0-3", "ca-base /etc/ssl",
           "crt-base /etc/ssl", "node n1", "description x", "spread-checks 5", "h1-case-adjust a A",
           "external-check", "localpeer p", "set-var proc.x int(1)", "presetenv A b", "setenv A b",
@@ -541,8 +541,27 @@ TEST_CASE("global: HAProxy keywords not supported yet", "[config][global]") {
         std::string kw = std::string(line).substr(0, std::string(line).find(' '));
         expect_error(r, "'" + kw + "' is an HAProxy keyword that proxyd does not support yet", 2);
     }
-    auto r = parse("global\n stats socket /run/x.sock\n");
-    expect_error(r, "('stats socket')", 2);
+    auto r = parse("global\n stats timeout 2m\n");
+    expect_error(r, "'stats timeout' is not supported yet", 2);
+}
+
+TEST_CASE("global: stats socket", "[config][global]") {
+    auto r = parse("global\n stats socket /run/x.sock mode 600 level admin expose-fd listeners\n"
+                   " stats socket ipv4@127.0.0.1:9999\n stats socket fd@5 level user\n");
+    REQUIRE(r.config);
+    auto& ss = r.config->global.stats_sockets;
+    REQUIRE(ss.size() == 3);
+    CHECK(ss[0].addr.path == "/run/x.sock");
+    CHECK(*ss[0].mode == 0600);
+    CHECK(ss[0].level == CliLevel::Admin);
+    CHECK(ss[1].level == CliLevel::Operator);  // HAProxy's default
+    CHECK(ss[2].addr.family == AddrFamily::Fd);
+    CHECK(ss[0].key() != ss[1].key());
+    expect_error(parse("global\n stats socket /x level root\n"), "expects 'user', 'operator' or 'admin'", 2);
+    expect_error(parse("global\n stats socket ipv4@127.0.0.1:1 mode 600\n"), "only apply to a UNIX socket", 2);
+    expect_error(parse("global\n stats socket /x bogus\n"), "unknown or unsupported option 'bogus'", 2);
+    expect_error(parse("global\n stats socket /x\n stats socket /x\n"), "already used", 3);
+    expect_error(parse("global\n stats socket\n"), "expects an address", 2);
 }
 
 // -------------------------------------------------------------------------------------------
