@@ -151,12 +151,12 @@ public:
             raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);
             raw.c_cc[VMIN] = 1;
             raw.c_cc[VTIME] = 0;
-            ok_ = ::tcsetattr(0, TCSAFLUSH, &raw) == 0;
+            ok_ = ::tcsetattr(0, TCSANOW, &raw) == 0;  // not TCSAFLUSH: keep type-ahead
         }
     }
     ~RawTerminal() {
         if (ok_)
-            ::tcsetattr(0, TCSAFLUSH, &saved_);
+            ::tcsetattr(0, TCSANOW, &saved_);
     }
 
 private:
