@@ -30,10 +30,13 @@ build() {  # dir, extra meson args...
     ninja -C "$dir" >"$dir.ninja.log" 2>&1 || { tail -50 "$dir.ninja.log"; return 1; }
 }
 
-run_suite() {  # dir, label, env...
+run_suite() {  # dir, label, meson test args..., -- env...
     local dir=$1 label=$2; shift 2
+    local args=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do args+=("$1"); shift; done
+    [ "${1:-}" = -- ] && shift
     echo "== $label"
-    env "$@" meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes "$jobs" || status=1
+    env "$@" meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes "$jobs" "${args[@]}" || status=1
     python3 - "$dir/meson-logs/testlog.json" "$label" >>"$top/build-counts.txt" <<'PY'
 import json, sys
 p = f = 0
@@ -52,8 +55,11 @@ run_suite build "normal build"
 build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug || { echo "0 passed, 1 failed"; exit 1; }
 # Workers chroot and set RLIMIT_NPROC=0: LeakSanitizer cannot run there (it needs /proc and a
 # thread), so leak detection is on for unit and fuzz tests and off for the integration tests.
-run_suite build-asan "asan+ubsan build" ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 PROXYD_ASAN_INTEGRATION=1
+san="abort_on_error=1:detect_stack_use_after_return=1"
+run_suite build-asan "asan+ubsan build: unit, fuzz" --suite unit --suite fuzz -- \
+    ASAN_OPTIONS="detect_leaks=1:$san" UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+run_suite build-asan "asan+ubsan build: integration" --suite integration -- \
+    ASAN_OPTIONS="detect_leaks=0:$san" UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
 read -r passed failed < <(awk '{p+=$1; f+=$2} END {print p+0, f+0}' "$top/build-counts.txt")
 rm -f "$top/build-counts.txt"

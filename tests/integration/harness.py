@@ -922,6 +922,12 @@ class Proxyd:
         if not allow_alerts and "[ALERT]" in self.log():
             problems.append("[ALERT] in the log:\n" + "\n".join(
                 l for l in self.log().splitlines() if "[ALERT]" in l))
+        # A sanitizer report in any process (master or worker) fails the test, even when the
+        # behaviour looked right (ASan+UBSan build in tests/run.sh).
+        san = [l for l in self.log().splitlines()
+               if "ERROR: AddressSanitizer" in l or "runtime error:" in l or "Sanitizer has encountered" in l]
+        if san:
+            problems.append("sanitizer report in the log:\n" + "\n".join(san[:10]))
         if problems:
             raise AssertionError("; ".join(problems) + "\nlog tail:\n" + self.log_tail())
         return code
