@@ -62,22 +62,8 @@ std::string self_exe_path(const char* argv0) {
 // -c: everything that can be checked without binding.
 int check_config(const Options& o) {
     std::vector<ConfigSource> sources;
-    std::vector<std::string> errs;
-    if (!read_config_paths(o.config_paths, &sources, &errs)) {
-        for (auto& e : errs)
-            log_alert("config : %s", e.c_str());
-        log_alert("config : Fatal errors found in configuration.");
+    if (!load_configuration(o.config_paths, &sources))
         return 1;
-    }
-    ParseResult pr = parse_config(sources);
-    for (auto& w : pr.warnings)
-        log_warning("config : parsing [%s:%d] : %s", w.loc.file.c_str(), w.loc.line, w.message.c_str());
-    for (auto& e : pr.errors)
-        log_alert("config : parsing [%s:%d] : %s", e.loc.file.c_str(), e.loc.line, e.message.c_str());
-    if (!pr.config) {
-        log_alert("config : Fatal errors found in configuration.");
-        return 1;
-    }
     if (!o.quiet)
         std::printf("Configuration file is valid\n");
     return 0;
@@ -144,22 +130,13 @@ int master_main(int argc, char** argv) {
     }
 
     // Validate before anything is started, so -D reports configuration errors directly.
+    // (Warnings are printed once, by the first load.)
     {
         std::vector<ConfigSource> sources;
-        std::vector<std::string> errs;
-        if (!read_config_paths(o.config_paths, &sources, &errs)) {
-            for (auto& e : errs)
-                log_alert("config : %s", e.c_str());
+        auto cfg = load_configuration(o.config_paths, &sources, false);
+        if (!cfg)
             return 1;
-        }
-        ParseResult pr = parse_config(sources);
-        if (!pr.config) {
-            for (auto& e : pr.errors)
-                log_alert("config : parsing [%s:%d] : %s", e.loc.file.c_str(), e.loc.line, e.message.c_str());
-            log_alert("config : Fatal errors found in configuration.");
-            return 1;
-        }
-        if (pr.config->global.daemon)
+        if (cfg->global.daemon)
             o.daemon = true;
     }
     int report_fd = -1;

@@ -121,24 +121,31 @@ void Master::adjust_fd_limit(const Config& cfg) {
     }
 }
 
-bool Master::load_config(std::shared_ptr<const Config>* cfg, std::vector<ConfigSource>* sources) {
+std::shared_ptr<const Config> load_configuration(const std::vector<std::string>& paths,
+                                                 std::vector<ConfigSource>* sources, bool warnings) {
     std::vector<std::string> errs;
-    if (!read_config_paths(opts_.config_paths, sources, &errs)) {
+    if (!read_config_paths(paths, sources, &errs)) {
         for (auto& e : errs)
             log_alert("config : %s", e.c_str());
-        return false;
+        log_alert("config : Fatal errors found in configuration.");
+        return nullptr;
     }
     ParseResult pr = parse_config(*sources);
-    for (auto& w : pr.warnings)
-        log_warning("config : parsing [%s:%d] : %s", w.loc.file.c_str(), w.loc.line, w.message.c_str());
+    if (warnings)
+        for (auto& w : pr.warnings)
+            log_warning("config : parsing [%s:%d] : %s", w.loc.file.c_str(), w.loc.line, w.message.c_str());
     for (auto& e : pr.errors)
         log_alert("config : parsing [%s:%d] : %s", e.loc.file.c_str(), e.loc.line, e.message.c_str());
     if (!pr.config) {
         log_alert("config : Fatal errors found in configuration.");
-        return false;
+        return nullptr;
     }
-    *cfg = std::make_shared<const Config>(std::move(*pr.config));
-    return true;
+    return std::make_shared<const Config>(std::move(*pr.config));
+}
+
+bool Master::load_config(std::shared_ptr<const Config>* cfg, std::vector<ConfigSource>* sources) {
+    *cfg = load_configuration(opts_.config_paths, sources);
+    return *cfg != nullptr;
 }
 
 void Master::start_load(bool first) {

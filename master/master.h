@@ -23,6 +23,12 @@ namespace proxyd::master {
 
 using Clock = std::chrono::steady_clock;
 
+// Reads the -f paths and parses them, logging every warning and error as HAProxy does
+// ("config : parsing [file:line] : ..."). Returns nullptr if the configuration is invalid.
+std::shared_ptr<const common::Config> load_configuration(const std::vector<std::string>& paths,
+                                                         std::vector<common::ConfigSource>* sources,
+                                                         bool warnings = true);
+
 // Delay before respawning a worker that crashed `crashes` times in a row (crash-loop back-off).
 std::chrono::milliseconds respawn_delay(unsigned crashes);
 
