@@ -44,7 +44,7 @@ bool ListenerRegistry::acquire(const Config& cfg, std::vector<std::string>* erro
             lo.reuseport = !cfg.global.noreuseport;
             auto fd = open_listener(b, lo, &what);
             if (!fd) {
-                errors->push_back(strprintf("parsing [%s:%d] : proxy '%s': cannot %s '%s': %s", b.loc.file.c_str(),
+                errors->push_back(strprintf("Binding [%s:%d] for proxy '%s': cannot %s '%s': %s", b.loc.file.c_str(),
                                             b.loc.line, p.name.c_str(), what.c_str(), b.spec.c_str(),
                                             fd.error().message().c_str()));
                 ok = false;

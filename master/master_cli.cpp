@@ -114,7 +114,7 @@ bool Master::cli_stats_acquire(const Config& cfg, std::vector<std::string>* errs
         spec.level = sc.level;
         std::string err;
         if (!cli_add_listener(b, spec, true, key, &err)) {
-            errs->push_back(strprintf("parsing [%s:%d] : 'stats socket': %s", sc.loc.file.c_str(), sc.loc.line,
+            errs->push_back(strprintf("Binding [%s:%d] for 'stats socket': %s", sc.loc.file.c_str(), sc.loc.line,
                                       err.c_str()));
             ok = false;
         }

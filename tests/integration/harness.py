@@ -814,11 +814,20 @@ class Proxyd:
             if self.proc.poll() is not None:
                 raise AssertionError("proxyd exited with %s before it was ready:\n%s"
                                      % (self.proc.returncode, self.log_tail()))
-            if self.pidfile and not os.path.exists(self.pidfile):
-                return False
+            if self.pidfile:
+                # The master may log "Loading success." just before it writes the pidfile;
+                # ready means the pidfile names the master (a pre-existing file or symlink
+                # at that path does not count).
+                try:
+                    with open(self.pidfile) as f:
+                        if f.read().strip() != str(self.proc.pid):
+                            return False
+                except OSError:
+                    return False
             return "Loading success." in self.log()
         try:
-            wait_until(ready, timeout, "proxyd to start (pidfile + 'Loading success.')")
+            wait_until(ready, timeout, "proxyd to start (pidfile with the master pid + "
+                       "'Loading success.')")
         except AssertionError as e:
             raise AssertionError("%s\nlog:\n%s" % (e, self.log_tail()))
 
