@@ -47,6 +47,26 @@ def check_worker_respawn():
     p.stop(allow_alerts=True)
 
 
+def check_exit_on_failure():
+    """`master-worker exit-on-failure`: HAProxy's behaviour, a dead worker stops everything and
+    the master exits with that worker's status (137 for SIGKILL)."""
+    be = h.echo_backend()
+    port = h.free_port()
+    p = h.Proxyd(h.make_config(h.tcp_proxy("fe", "127.0.0.1:%d" % port, ["s1 " + be.addr]), nbproc=2,
+                               global_lines=["master-worker exit-on-failure"]))
+    p.start()
+    ws = p.wait_workers(2)
+    h.assert_echo(port)
+    os.kill(ws[0].pid, signal.SIGKILL)
+    code = h.wait_until(lambda: p.proc.poll() is not None and (p.proc.returncode,),
+                        10, "the master to exit after a worker died")[0]
+    assert code == 137, "master exit code %s, expected 137 (the worker's SIGKILL)" % code
+    h.wait_gone([w.pid for w in ws], 5, "the other worker")
+    p.wait_log(r"exit-on-failure: killing every processes", timeout=2)
+    print("   master exited with %d; log: %s" % (code, [l for l in p.log().splitlines() if "exit-on-failure" in l][0].strip()))
+    p.stop(expect_code=None, allow_alerts=True)
+
+
 def check_sigterm():
     p, port = simple(2)
     p.start()
@@ -160,6 +180,7 @@ def check_daemon_bad_bind():
 def main():
     h.run_checks("test_lifecycle", [
         ("SIGKILL a worker -> replaced", check_worker_respawn),
+        ("master-worker exit-on-failure", check_exit_on_failure),
         ("SIGTERM -> exit 143, all gone", check_sigterm),
         ("SIGINT -> exit 130", check_sigint),
         ("SIGUSR1 -> soft stop, exit 0", check_sigusr1),
