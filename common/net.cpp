@@ -59,7 +59,11 @@ Result<UniqueFd> adopt_fd(int fd, std::string* what) {
     int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (d < 0)
         return last_errno();
-    return UniqueFd(d);
+    UniqueFd out(d);
+    // Inherited sockets may be blocking (VTest's are); the master and workers never block.
+    if (auto r = set_nonblock(d, true); !r)
+        return r.error();
+    return out;
 }
 
 }  // namespace

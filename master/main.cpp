@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -32,6 +33,9 @@ void print_version(int level) {
     std::printf("proxyd version %s %s\n", PROXYD_VERSION, PROXYD_RELEASE_DATE);
     if (level < 2)
         return;
+    // For scripts that grep HAProxy's -vv (e.g. HAProxy's run-regtests.sh): the HAProxy
+    // version whose configuration and CLI subset proxyd follows.
+    std::printf("HAProxy version 2.6 compatible (proxyd %s implements the subset in docs/)\n", PROXYD_VERSION);
     char pcre_ver[64] = "";
     pcre2_config(PCRE2_CONFIG_VERSION, pcre_ver);
     uint32_t jit = 0;
@@ -144,7 +148,19 @@ int master_main(int argc, char** argv) {
         return 1;
     drop_master_capabilities();
     Master m(o, self_exe_path(argv[0]));
-    return m.run(report_fd);
+    int code = m.run(report_fd);
+    if (m.stop_signal() && !o.master_worker_flag) {
+        // Started without -W: behave as HAProxy's standalone process, which dies from the
+        // signal itself (VTest and shells check that); with -W the status is 128 + signal.
+        int sig = m.stop_signal();
+        std::signal(sig, SIG_DFL);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, sig);
+        sigprocmask(SIG_UNBLOCK, &set, nullptr);
+        ::raise(sig);
+    }
+    return code;
 }
 
 }  // namespace proxyd::master

@@ -336,6 +336,12 @@ void Master::commit_load() {
             ::kill(p, SIGTERM);
         notify(strprintf("READY=1\nMAINPID=%d\nSTATUS=%s", ::getpid(), status_line().c_str()));
         daemon_report(true, "");
+        for (auto& [id, sess] : sessions_)
+            if (sess.waiting_workers && !sess.dead) {
+                sess.waiting_workers = false;
+                cli_advance(sess);
+                cli_flush(sess);
+            }
     } else {
         notify("READY=1\nSTATUS=" + status_line());
     }
@@ -471,6 +477,8 @@ void Master::on_signal() {
         case SIGTERM:
         case SIGINT:
             log_notice("hard stop requested (%s)", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+            if (!stop_signal_)
+                stop_signal_ = static_cast<int>(si.ssi_signo);
             begin_stop(Stop::Hard, 128 + static_cast<int>(si.ssi_signo));
             break;
         default: break;

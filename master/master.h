@@ -43,6 +43,8 @@ public:
     // Loads the configuration, binds, starts the first generation and runs until stopped.
     // Returns the process exit status.
     int run(int daemon_pipe);
+    // The signal that stopped the master (SIGTERM/SIGINT hard stop), 0 otherwise.
+    int stop_signal() const { return stop_signal_; }
 
 private:
     // epoll data tags: high byte says what the low bits are.
@@ -109,6 +111,7 @@ private:
         std::optional<RoutedCommand> routed;
         bool waiting_reload = false;
         bool dead = false;              // closed; freed after the current event (deferred)
+        bool waiting_workers = false;   // a routed command waits for the first generation
     };
     void cli_open_listeners();
     bool cli_add_listener(const common::BindConf& b, const common::MasterSocketSpec& spec, bool stats,
@@ -173,6 +176,7 @@ private:
     bool first_ready_ = false;
     Stop stop_ = Stop::None;
     int exit_code_ = 0;
+    int stop_signal_ = 0;
     int daemon_pipe_ = -1;
     std::vector<std::string> load_log_;  // lines of the current/last load attempt
     bool capturing_ = false;

@@ -286,7 +286,7 @@ void Master::cli_flush(CliSession& s) {
 }
 
 void Master::cli_advance(CliSession& s) {
-    while (!s.dead && !s.routed && !s.waiting_reload && !s.close_after_flush && !s.cmds.empty()) {
+    while (!s.dead && !s.waiting_workers && !s.routed && !s.waiting_reload && !s.close_after_flush && !s.cmds.empty()) {
         std::string c = std::move(s.cmds.front());
         s.cmds.pop_front();
         if (c == kLineEnd) {
@@ -353,6 +353,13 @@ void Master::cli_run(CliSession& s, const std::string& cmd) {
             s.out += help_text(s);
             s.out += "\n";
         }
+        return;
+    }
+    if (!first_ready_ && stop_ == Stop::None) {
+        // Workers are still starting: as with HAProxy, whose worker CLI only accepts once ready,
+        // the command waits instead of failing.
+        s.cmds.push_front(cmd);
+        s.waiting_workers = true;
         return;
     }
     cli_route(s, t, p.rest, p.prefix);
@@ -583,7 +590,10 @@ void Master::cli_finish_routed(CliSession& s) {
     }
     std::string reply;
     bool json = !words.empty() && words.back() == "json";
-    if (r.order.size() == 1 || r.first_only) {
+    bool identical = true;
+    for (pid_t p : r.order)
+        identical = identical && r.replies[p] == r.replies[r.order[0]];
+    if (r.order.size() == 1 || r.first_only || (identical && !r.merge)) {
         reply = r.replies[r.order[0]];
     } else if (r.merge) {
         std::vector<std::string> reps;

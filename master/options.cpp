@@ -27,9 +27,10 @@ ParsedArgs parse_args(const std::vector<std::string>& args) {
             else
                 o.pidfile = *v;
         } else if (a == "-W") {
-            // master-worker is the only mode
+            o.master_worker_flag = true;  // master-worker is the only mode
         } else if (a == "-Ws") {
             o.systemd = true;
+            o.master_worker_flag = true;
         } else if (a == "-D") {
             o.daemon = true;
         } else if (a == "-c") {

@@ -12,6 +12,7 @@ struct Options {
     std::string pidfile;                     // -p
     bool daemon = false;                     // -D
     bool systemd = false;                    // -Ws
+    bool master_worker_flag = false;         // -W or -Ws given explicitly
     bool check_only = false;                 // -c
     bool debug = false;                      // -d
     bool quiet = false;                      // -q

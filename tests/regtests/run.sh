@@ -93,6 +93,7 @@ EOF
 [ -n "$vtest_bin" ] && [ -x "$vtest_bin" ] || missing_help "VTest not found (looked for \$VTEST_PROGRAM, <cache>/VTest/vtest, vtest in PATH)."
 [ -n "$regtests_dir" ] && [ -d "$regtests_dir" ] || missing_help "HAProxy reg-tests/ not found (looked for \$REGTESTS_DIR, <cache>/haproxy-2.6.0/reg-tests)."
 regtests_dir=$(cd "$regtests_dir" && pwd)
+vtest_bin=$(realpath "$vtest_bin")
 
 for b in "$proxyd_bin" ${haproxy_bin:+"$haproxy_bin"}; do
     [ -x "$b" ] || { echo "binary not found or not executable: $b" >&2; exit 2; }
@@ -258,7 +259,7 @@ run_one() {
     rc=$?
     kill_leftovers "$tmp"
     local alert skipcmd
-    alert=$(grep -E '\[ALERT\]' "$R_LOG" | grep -v -E 'Fatal errors found|Error\(s\) found' | head -1 | sed 's/.*\[ALERT\] *([0-9]*) : //; s/parsing \[[^]]*\/cfg:/cfg:/' | cut -c1-110)
+    alert=$(grep -E '\[ALERT\]|debug\|.*unknown option' "$R_LOG" | grep -v -E 'Fatal errors found|Error\(s\) found' | head -1 | sed 's/.*\[ALERT\] *([0-9]*) : //; s/.*debug|//; s/parsing \[[^]]*\/cfg:/cfg:/' | cut -c1-110)
     skipcmd=$(grep -B2 'SKIPPING test' "$R_LOG" | grep -m1 '=== feature' | sed 's/.*=== //')
     case $rc in
         0)   R_RESULT=PASS; R_WHY="" ;;
