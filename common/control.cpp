@@ -84,7 +84,7 @@ MsgType message_type(const Message& m) {
 
 size_t expected_fds(const Message& m) {
     if (std::holds_alternative<InitMsg>(m))
-        return 1;
+        return 2;  // configuration bundle, shared state
     if (auto* l = std::get_if<ListenersMsg>(&m))
         return l->keys.size();
     return 0;

@@ -22,7 +22,7 @@ inline constexpr size_t kControlMaxMessage = 64 * 1024;  // header + payload
 inline constexpr size_t kControlMaxFds = 250;             // per message (musl refuses 253)
 
 enum class MsgType : uint16_t {
-    Init = 1,       // master -> worker; fd: the configuration bundle (memfd)
+    Init = 1,       // master -> worker; fds: the configuration bundle, the generation's shared state (memfds)
     Listeners = 2,  // master -> worker; fds: listening sockets, in keys order
     Ready = 3,      // worker -> master
     Fatal = 4,      // worker -> master: startup failed, message says where and why

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -187,11 +188,21 @@ void Master::start_load(bool first) {
         fail_load("internal error");
         return;
     }
+    UniqueFd shared(::memfd_create("proxyd-shared", MFD_CLOEXEC));
+    size_t nbe = 0;
+    for (auto& p : cfg->proxies)
+        nbe += p.is_backend ? 1 : 0;
+    if (!shared.valid() || ::ftruncate(shared.get(), static_cast<off_t>(std::max<size_t>(nbe, 1) * 64)) < 0) {
+        log_errno(last_errno(), "cannot create the generation's shared memory");
+        fail_load("internal error");
+        return;
+    }
     ++next_gen_;
     Generation& g = gens_[id];
     g.id = id;
     g.cfg = cfg;
     g.bundle = std::move(bundle.value());
+    g.shared = std::move(shared);
     g.ready_deadline = Clock::now() + kReadyTimeout;
     pending_gen_ = id;
     for (int i = 1; i <= cfg->worker_count(); ++i)
@@ -247,8 +258,8 @@ bool Master::spawn_worker(Generation& g, uint32_t index) {
     w.index = index;
     w.started = Clock::now();
     InitMsg init{g.id, index, static_cast<uint32_t>(g.cfg->worker_count()), reloads_};
-    int bfd = g.bundle.get();
-    bool ok = static_cast<bool>(send_message(mine.get(), init, std::span<const int>(&bfd, 1)));
+    int ifds[2] = {g.bundle.get(), g.shared.get()};
+    bool ok = static_cast<bool>(send_message(mine.get(), init, ifds));
     auto lfds = listeners_.fds_for(*g.cfg);
     size_t i = 0;
     do {

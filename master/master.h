@@ -71,6 +71,7 @@ private:
         uint32_t id = 0;
         std::shared_ptr<const common::Config> cfg;
         common::UniqueFd bundle;
+        common::UniqueFd shared;  // memfd: per-backend round-robin tickets shared by the workers
         Clock::time_point ready_deadline;
         bool failed = false;
     };

@@ -24,4 +24,15 @@ enum class PickResult { Picked, AllFull, NoServer };
 // (a retry goes elsewhere).
 PickResult pick_server(std::vector<ServerSlot>& servers, int* chosen, int skip = -1);
 
+// Round-robin shared by every worker of a generation: all workers build the same schedule
+// (the smooth weighted round-robin sequence over the active, usable servers: one cycle of
+// sum(weights) entries) and take turns with one ticket counter in shared memory, so a backend
+// sees exactly round-robin order whichever worker accepted the connection.
+std::vector<int> build_rr_schedule(const std::vector<ServerSlot>& servers);
+// Picks with `ticket` (from the shared counter): the scheduled server, or the next scheduled
+// one with room (maxconn) if it is full; `skip` is avoided when another choice exists. With an
+// empty schedule (no usable active server), falls back to the first usable backup.
+PickResult pick_server_scheduled(std::vector<ServerSlot>& servers, const std::vector<int>& schedule,
+                                 uint64_t ticket, int* chosen, int skip = -1);
+
 }  // namespace proxyd::worker

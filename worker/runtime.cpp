@@ -4,7 +4,9 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -63,6 +65,7 @@ Runtime::Runtime(std::shared_ptr<const Config> cfg, int control_fd, uint32_t gen
             slot.disabled = s.disabled;
             be->slots.push_back(slot);
         }
+        be->schedule = build_rr_schedule(be->slots);
         by_name[p.name] = be.get();
         backends_.push_back(std::move(be));
     }
@@ -86,7 +89,31 @@ Runtime::Runtime(std::shared_ptr<const Config> cfg, int control_fd, uint32_t gen
     }
 }
 
-Runtime::~Runtime() = default;
+Runtime::~Runtime() {
+    if (shared_)
+        ::munmap(shared_, shared_len_);
+}
+
+std::string Runtime::attach_shared(UniqueFd fd) {
+    struct stat st{};
+    size_t need = std::max<size_t>(backends_.size(), 1) * 64;
+    if (::fstat(fd.get(), &st) < 0 || static_cast<size_t>(st.st_size) < need)
+        return "the shared memory from the master is too small";
+    void* p = ::mmap(nullptr, need, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+    if (p == MAP_FAILED)
+        return strprintf("cannot map the shared memory: %s", std::strerror(errno));
+    shared_ = p;
+    shared_len_ = need;
+    // One cache line per backend, so workers do not contend on neighbours' counters.
+    for (size_t i = 0; i < backends_.size(); ++i)
+        backends_[i]->ticket = reinterpret_cast<std::atomic<uint64_t>*>(static_cast<char*>(p) + 64 * i);
+    return "";
+}
+
+PickResult Runtime::pick(Backend& be, int* chosen, int skip) noexcept {
+    uint64_t t = be.ticket ? be.ticket->fetch_add(1, std::memory_order_relaxed) : be.local_ticket++;
+    return pick_server_scheduled(be.slots, be.schedule, t, chosen, skip);
+}
 
 void Runtime::add_listener_fd(const std::string& key, UniqueFd fd) {
     auto l = std::make_unique<Listener>();
@@ -328,7 +355,7 @@ void Runtime::start_conn(Conn& c) noexcept {
         return;
     }
     int chosen = -1;
-    switch (pick_server(c.be->slots, &chosen)) {
+    switch (pick(*c.be, &chosen)) {
     case PickResult::Picked:
         c.server = chosen;
         ++c.be->slots[static_cast<size_t>(chosen)].cur_conns;
@@ -433,7 +460,7 @@ void Runtime::connect_failed(Conn& c, const char* why) noexcept {
         return;
     }
     int chosen = -1;
-    switch (pick_server(c.be->slots, &chosen, failed)) {
+    switch (pick(*c.be, &chosen, failed)) {
     case PickResult::Picked:
         c.server = chosen;
         ++c.be->slots[static_cast<size_t>(chosen)].cur_conns;
@@ -673,7 +700,7 @@ void Runtime::dequeue(Backend& be) noexcept {
             continue;
         }
         int chosen = -1;
-        auto r = pick_server(be.slots, &chosen);
+        auto r = pick(be, &chosen);
         if (r != PickResult::Picked)
             return;
         be.queue.pop_front();

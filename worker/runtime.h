@@ -3,6 +3,7 @@
 // frontends. Owns its copies of the listening sockets, every connection, and a timer heap.
 #include <sys/epoll.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -63,6 +64,9 @@ struct Backend {
     std::vector<ServerSlot> slots;  // parallel to servers
     std::deque<uint64_t> queue;     // ids of connections waiting for a server slot
     Counters counters;
+    std::vector<int> schedule;      // round-robin cycle (see build_rr_schedule)
+    std::atomic<uint64_t>* ticket = nullptr;  // in the generation's shared memory
+    uint64_t local_ticket = 0;      // when no shared memory is attached
 };
 
 // Connection phases; recorded at close for the "who ended it, when" debug log.
@@ -115,6 +119,8 @@ public:
     ~Runtime();
     // Adopts a listening socket received from the master for BindConf key `key`.
     void add_listener_fd(const std::string& key, common::UniqueFd fd);
+    // Maps the generation's shared memory (round-robin tickets); "" or an error.
+    std::string attach_shared(common::UniqueFd fd);
     // Checks that every bind got its socket and sets up the epoll loop. "" or an error.
     std::string prepare();
     // Registers listeners and enters the loop; returns the exit status.
@@ -144,6 +150,7 @@ private:
     void close_conn(Conn& c, const char* why) noexcept;
     void release_server(Conn& c) noexcept;
     void dequeue(Backend& be) noexcept;
+    PickResult pick(Backend& be, int* chosen, int skip = -1) noexcept;
     void update_deadline(Conn& c) noexcept;
     void expire(Conn& c) noexcept;
     void run_timers() noexcept;
@@ -177,6 +184,8 @@ private:
     std::vector<Listener*> accept_backlog_;  // listeners whose accept batch limit was hit
     Clock::time_point now_;
     uint64_t next_id_ = 1;
+    void* shared_ = nullptr;
+    size_t shared_len_ = 0;
     int global_maxconn_ = 0;
     int cur_conns_ = 0;
     bool stopping_ = false;

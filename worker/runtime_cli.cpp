@@ -133,6 +133,7 @@ void Runtime::server_changed(const std::string& backend, const std::string& serv
                        s.admin == AdminState::Ready ? "READY" : s.admin == AdminState::Drain ? "DRAIN" : "MAINT",
                        s.weight);
         }
+        be->schedule = build_rr_schedule(be->slots);
         dequeue(*be);
     }
 }

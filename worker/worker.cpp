@@ -85,6 +85,7 @@ int worker_main(int argc, char** argv) {
         return fatal(cfd, "worker startup: expected the initial message from the master: " +
                               (err.empty() ? std::string("wrong message type") : err));
     auto sources = read_config_bundle(init->fds[0].get(), &err);
+    UniqueFd shared = std::move(init->fds[1]);
     init->fds.clear();
     if (!sources)
         return fatal(cfd, "worker startup: " + err);
@@ -109,6 +110,8 @@ int worker_main(int argc, char** argv) {
             break;
     }
     if (auto e = rt.prepare(); !e.empty())
+        return fatal(cfd, "worker startup: " + e);
+    if (auto e = rt.attach_shared(std::move(shared)); !e.empty())
         return fatal(cfd, "worker startup: " + e);
     Identity id;
     if (auto e = resolve_identity(cfg->global, &id); !e.empty())

@@ -77,6 +77,22 @@ def check_weighted_roundrobin():
     p.stop()
 
 
+def check_roundrobin_across_workers():
+    """With several workers, round-robin is global to the generation (shared ticket): sequential
+    connections visit the servers in order whichever worker accepts them."""
+    bes = [h.name_backend(n) for n in ("a", "b", "c", "d")]
+    port = h.free_port()
+    servers = ["%s %s" % (b.name, b.addr) for b in bes]
+    p = h.Proxyd(h.make_config(h.tcp_proxy("fe", "127.0.0.1:%d" % port, servers, ["balance roundrobin"]),
+                               nbproc=2))
+    p.start()
+    p.wait_workers(2)
+    seq = "".join(h.banner(port).decode().strip() for _ in range(16))
+    print("   16 connections over 2 workers: %s" % seq)
+    assert seq == "abcd" * 4, "expected abcdabcd..., got %s" % seq
+    p.stop()
+
+
 def check_backup_and_disabled():
     act, bak = h.name_backend("active"), h.name_backend("backup")
     port = h.free_port()
@@ -165,6 +181,7 @@ def main():
         ("1 MiB byte-exact both ways", check_byte_exact_1mib),
         ("half-close", check_half_close),
         ("weighted roundrobin 1,2,1", check_weighted_roundrobin),
+        ("roundrobin across 2 workers", check_roundrobin_across_workers),
         ("backup only when active disabled", check_backup_and_disabled),
         ("IPv6 listener [::1]", check_ipv6),
         ("UNIX socket listener mode 600", check_unix_listener),

@@ -80,3 +80,55 @@ TEST_CASE("a retry avoids the server that failed when it can", "[balancer]") {
     REQUIRE(pick_server(one, &ch, 0) == PickResult::Picked);
     CHECK(ch == 0);
 }
+
+TEST_CASE("shared schedule: exact round-robin across workers taking turns", "[balancer]") {
+    std::vector<ServerSlot> s(4);
+    auto sched = build_rr_schedule(s);
+    REQUIRE(sched == std::vector<int>{0, 1, 2, 3});
+    // Two workers with their own slot copies but one ticket counter.
+    std::vector<ServerSlot> w1 = s, w2 = s;
+    uint64_t ticket = 0;
+    std::vector<int> order;
+    for (int i = 0; i < 8; ++i) {
+        auto& w = (i % 3 == 0) ? w1 : w2;
+        int c = -1;
+        REQUIRE(pick_server_scheduled(w, sched, ticket++, &c) == PickResult::Picked);
+        order.push_back(c);
+    }
+    CHECK(order == std::vector<int>{0, 1, 2, 3, 0, 1, 2, 3});
+}
+
+TEST_CASE("shared schedule: weights, full servers, skip, backups", "[balancer]") {
+    std::vector<ServerSlot> s(3);
+    s[1].weight = 2;
+    auto sched = build_rr_schedule(s);
+    REQUIRE(sched.size() == 4);
+    std::map<int, int> count;
+    for (uint64_t t = 0; t < 40; ++t) {
+        int c = -1;
+        REQUIRE(pick_server_scheduled(s, sched, t, &c) == PickResult::Picked);
+        ++count[c];
+    }
+    CHECK(count[0] == 10);
+    CHECK(count[1] == 20);
+    CHECK(count[2] == 10);
+    int c = -1;
+    s[0].maxconn = 1;
+    s[0].cur_conns = 1;
+    REQUIRE(pick_server_scheduled(s, sched, 0, &c) == PickResult::Picked);
+    CHECK(c != 0);
+    REQUIRE(pick_server_scheduled(s, sched, 0, &c, 1) == PickResult::Picked);
+    CHECK(c == 2);
+    s[1].maxconn = 1;
+    s[1].cur_conns = 1;
+    s[2].maxconn = 1;
+    s[2].cur_conns = 1;
+    CHECK(pick_server_scheduled(s, sched, 0, &c) == PickResult::AllFull);
+    std::vector<ServerSlot> b(2);
+    b[0].disabled = true;
+    b[1].backup = true;
+    auto bs = build_rr_schedule(b);
+    CHECK(bs.empty());
+    REQUIRE(pick_server_scheduled(b, bs, 7, &c) == PickResult::Picked);
+    CHECK(c == 1);
+}
