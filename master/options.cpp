@@ -39,6 +39,15 @@ ParsedArgs parse_args(const std::vector<std::string>& args) {
             o.debug = true;
         } else if (a == "-q") {
             o.quiet = true;
+        } else if (a == "-L") {
+            // HAProxy: the local peer name. proxyd has no peers sections, so nothing uses it;
+            // accepted so that HAProxy command lines (and VTest) keep working.
+            const std::string* v = need(i, a);
+            if (!v)
+                return r;
+            o.local_peer = *v;
+        } else if (a.rfind("-dM", 0) == 0) {
+            // HAProxy's memory-poisoning debug option: proxyd has no pools to poison.
         } else if (a == "-V") {
             // HAProxy: verbose; proxyd's notices are already printed, so nothing to add.
         } else if (a == "-v" || a == "-vv") {

@@ -19,6 +19,7 @@ struct Options {
     int version = 0;                         // -v = 1, -vv = 2
     std::vector<pid_t> soft_stop_pids;       // -sf
     std::vector<pid_t> hard_stop_pids;       // -st
+    std::string local_peer;                  // -L (accepted; proxyd has no peers)
 };
 
 struct ParsedArgs {
