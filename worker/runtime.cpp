@@ -261,6 +261,8 @@ void Runtime::on_event(Endpoint* ep, uint32_t events) noexcept {
     Side& s = ep->kind == Endpoint::Kind::Client ? c->cli : c->srv;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         s.readable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        s.rdhup = true;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
         s.writable = true;
     if (ep->kind == Endpoint::Kind::Server && c->phase == Phase::Connecting) {
@@ -493,6 +495,11 @@ bool Runtime::transfer(Conn& c, Side& a, Side& b, Buffer& buf, Pipe& p, bool to_
                 buf.end += static_cast<size_t>(n);
                 a.last_io = now_;
                 *progress = true;
+                // A short read drained the socket: edge-triggered epoll reports the next
+                // arrival, so skip the read that would only return EAGAIN (one syscall per
+                // message saved). Not once the peer's FIN was reported: that needs the 0 read.
+                if (static_cast<size_t>(n) < room && !a.rdhup)
+                    a.readable = false;
                 if (static_cast<size_t>(n) == room && room == kBufSize && can_send)
                     acquire_pipe(p);
             } else if (n == 0) {
@@ -509,6 +516,8 @@ bool Runtime::transfer(Conn& c, Side& a, Side& b, Buffer& buf, Pipe& p, bool to_
         ssize_t n = ::splice(a.fd.get(), nullptr, p.w.get(), nullptr, kPipeSize - p.bytes,
                              SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n > 0) {
+            if (static_cast<size_t>(n) < kPipeSize - p.bytes && !a.rdhup)
+                a.readable = false;
             p.bytes += static_cast<size_t>(n);
             a.last_io = now_;
             *progress = true;
@@ -525,8 +534,11 @@ bool Runtime::transfer(Conn& c, Side& a, Side& b, Buffer& buf, Pipe& p, bool to_
     if (!can_send)
         return true;
     if (!buf.empty() && b.writable) {
-        ssize_t n = ::send(b.fd.get(), buf.data.get() + buf.start, buf.size(), MSG_NOSIGNAL);
+        size_t want = buf.size();
+        ssize_t n = ::send(b.fd.get(), buf.data.get() + buf.start, want, MSG_NOSIGNAL);
         if (n > 0) {
+            if (static_cast<size_t>(n) < want)
+                b.writable = false;  // socket buffer full: EPOLLOUT will say when it drains
             buf.start += static_cast<size_t>(n);
             buf.compact();
             b.last_io = now_;
@@ -540,8 +552,11 @@ bool Runtime::transfer(Conn& c, Side& a, Side& b, Buffer& buf, Pipe& p, bool to_
         }
     }
     if (buf.empty() && p.bytes > 0 && b.writable) {
-        ssize_t n = ::splice(p.r.get(), nullptr, b.fd.get(), nullptr, p.bytes, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        size_t want = p.bytes;
+        ssize_t n = ::splice(p.r.get(), nullptr, b.fd.get(), nullptr, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n > 0) {
+            if (static_cast<size_t>(n) < want)
+                b.writable = false;
             p.bytes -= static_cast<size_t>(n);
             b.last_io = now_;
             count_bytes(c, to_server, static_cast<size_t>(n));

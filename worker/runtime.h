@@ -93,6 +93,7 @@ struct Side {
     common::UniqueFd fd;
     bool readable = false, writable = false;  // cached edge-triggered readiness
     bool rd_eof = false, wr_shut = false;
+    bool rdhup = false;  // the peer's FIN/RST was reported: read until 0, never stop on a short read
     Clock::time_point last_io{};
 };
 
