@@ -54,7 +54,6 @@ std::pair<int, std::string> describe_wait_status(int status) {
 
 Master::Master(Options opts, std::string self_exe) : opts_(std::move(opts)), self_exe_(std::move(self_exe)) {
     start_time_ = Clock::now();
-    start_unix_ = static_cast<int64_t>(::time(nullptr));
     for (char** e = environ; e && *e; ++e)
         if (std::strncmp(*e, "NOTIFY_SOCKET=", 14) != 0)
             child_env_.emplace_back(*e);
@@ -168,9 +167,6 @@ void Master::start_load(bool first) {
     if (!load_config(&cfg, &sources)) {
         fail_load("configuration error");
         return;
-    }
-    if (!opts_.pidfile.empty() || !cfg->global.pidfile.empty()) {
-        // nothing: the pidfile is written once the first generation is ready
     }
     adjust_fd_limit(*cfg);
     if (::geteuid() == 0 && !cfg->global.uid)

@@ -182,7 +182,6 @@ private:
     std::vector<std::string> load_log_;  // lines of the current/last load attempt
     bool capturing_ = false;
     Clock::time_point start_time_;
-    int64_t start_unix_ = 0;
 
     std::map<uint64_t, CliListener> cli_listeners_;
     uint64_t next_listener_ = 1;
