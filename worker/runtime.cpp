@@ -437,9 +437,9 @@ void Runtime::on_connect_result(Conn& c) noexcept {
     c.phase_start = now_;
     c.srv.last_io = now_;
     c.cli.last_io = now_;
+    // Readiness is already tracked: the server socket was registered (edge-triggered) before
+    // connect(), and the client side kept being read while connecting.
     c.srv.writable = true;
-    c.srv.readable = true;  // data may have arrived with the handshake
-    c.cli.readable = true;
     c.cli.writable = true;
     update_deadline(c);
     pump(c);
@@ -516,8 +516,8 @@ bool Runtime::transfer(Conn& c, Side& a, Side& b, Buffer& buf, Pipe& p, bool to_
         ssize_t n = ::splice(a.fd.get(), nullptr, p.w.get(), nullptr, kPipeSize - p.bytes,
                              SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n > 0) {
-            if (static_cast<size_t>(n) < kPipeSize - p.bytes && !a.rdhup)
-                a.readable = false;
+            // No short-read shortcut here: a pipe holds a number of buffers, not bytes, so a
+            // short splice may mean "pipe full" with data left in the socket.
             p.bytes += static_cast<size_t>(n);
             a.last_io = now_;
             *progress = true;

@@ -43,6 +43,56 @@ def check_byte_exact_1mib():
     p.stop()
 
 
+def check_bulk_ping_pong():
+    """Request/response over one long connection, 64 KiB answers, no close in between (what a
+    keep-alive HTTP client does): every answer must arrive in full. Catches a data path that
+    stops reading a socket that still holds data (it hung the 64 KiB keep-alive benchmark)."""
+    answer = bytes(range(256)) * 256  # 64 KiB
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(8)
+    bport = lsock.getsockname()[1]
+
+    def serve():
+        try:
+            c, _ = lsock.accept()
+        except OSError:
+            return
+        with c:
+            # Many small segments (as sendfile from a page cache produces): they fill a pipe's
+            # 16 slots long before 64 KiB.
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            f = c.makefile("rb")
+            for line in f:
+                if not line:
+                    break
+                for off in range(0, len(answer), 1024):
+                    c.sendall(answer[off:off + 1024])
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    port = h.free_port()
+    p = h.Proxyd(h.make_config(h.tcp_proxy("fe", "127.0.0.1:%d" % port, ["s1 127.0.0.1:%d" % bport])))
+    p.start()
+    s = h.connect(port, timeout=5)
+    try:
+        for i in range(50):
+            s.sendall(b"GET %d\n" % i)
+            got = b""
+            while len(got) < len(answer):
+                chunk = s.recv(1 << 16)
+                assert chunk, "connection closed after %d bytes of answer %d" % (len(got), i)
+                got += chunk
+            assert got == answer, "answer %d differs" % i
+    except socket.timeout:
+        raise AssertionError("answer %d stalled after %d of %d bytes" % (i, len(got), len(answer)))
+    finally:
+        s.close()
+        lsock.close()
+    print("   50 x 64 KiB answers on one connection, all complete")
+    p.stop()
+
+
 def check_half_close():
     be = h.halfclose_backend("hc")
     port = h.free_port()
@@ -180,6 +230,7 @@ def main():
     h.run_checks("test_tcp_proxy", [
         ("1 MiB byte-exact both ways", check_byte_exact_1mib),
         ("half-close", check_half_close),
+        ("64 KiB ping-pong on one connection", check_bulk_ping_pong),
         ("weighted roundrobin 1,2,1", check_weighted_roundrobin),
         ("roundrobin across 2 workers", check_roundrobin_across_workers),
         ("backup only when active disabled", check_backup_and_disabled),
