@@ -975,25 +975,19 @@ std::string cmd_show_servers_state(Ctx& cx, const Args& a) {
     return out + "\n";
 }
 
-std::string cmd_disable_server(Ctx& cx, const Args& a) {
+std::string server_admin_command(Ctx& cx, const Args& a, AdminState state) {
     std::string err;
     auto all = cx.w.proxies();
     auto ref = find_server(all, arg(a, 2), &err);
     if (!ref)
         return err;
-    set_admin(cx, *ref, AdminState::Maint);
+    set_admin(cx, *ref, state);
     return {};
 }
 
-std::string cmd_enable_server(Ctx& cx, const Args& a) {
-    std::string err;
-    auto all = cx.w.proxies();
-    auto ref = find_server(all, arg(a, 2), &err);
-    if (!ref)
-        return err;
-    set_admin(cx, *ref, AdminState::Ready);
-    return {};
-}
+std::string cmd_disable_server(Ctx& cx, const Args& a) { return server_admin_command(cx, a, AdminState::Maint); }
+
+std::string cmd_enable_server(Ctx& cx, const Args& a) { return server_admin_command(cx, a, AdminState::Ready); }
 
 std::string cmd_set_server(Ctx& cx, const Args& a) {
     std::string err;
