@@ -740,6 +740,10 @@ void Runtime::close_conn(Conn& c, const char* why) noexcept {
     recycle_buffer(c.s2c);
     release_pipe(c.c2s_pipe);
     release_pipe(c.s2c_pipe);
+    // Only a worker that was at a limit has paused listeners to resume: the global limit
+    // concerns every frontend, a frontend's own only its listeners.
+    bool was_global_full = cur_conns_ >= global_maxconn_;
+    bool was_fe_full = c.fe->cur_conns >= c.fe->maxconn;
     --cur_conns_;
     --c.fe->cur_conns;
     c.fe->counters.close();
@@ -752,7 +756,11 @@ void Runtime::close_conn(Conn& c, const char* why) noexcept {
         graveyard_.push_back(std::move(it->second));
         conns_.erase(it);
     }
-    update_listeners();
+    if (was_global_full)
+        update_listeners();
+    else if (was_fe_full && !accepting_limit_reached(*c.fe))
+        for (Listener* l : c.fe->listeners)
+            resume_listener(*l);
 }
 
 void Runtime::on_control() noexcept {

@@ -226,11 +226,47 @@ def check_server_maxconn_queue():
     p.stop()
 
 
+def check_frontend_and_global_maxconn():
+    """Frontend maxconn 1 (then global maxconn 1): the worker stops accepting while at its
+    limit; the other connections wait in the kernel backlog and are served afterwards, not
+    refused."""
+    for kind in ("frontend", "global"):
+        be = h.line_backend("slow", delay=0.4)
+        port = h.free_port()
+        extra = ["maxconn 1"] if kind == "frontend" else []
+        glob = ["maxconn 1"] if kind == "global" else []
+        p = h.Proxyd(h.make_config(h.tcp_proxy("fe", "127.0.0.1:%d" % port, ["s1 %s" % be.addr], extra),
+                                   nbproc=1, global_lines=glob))
+        p.start()
+        results = {}
+
+        def client(i):
+            try:
+                s = h.connect(port, timeout=15)
+                s.sendall(b"client %d\n" % i)
+                results[i] = h.recv_all(s)
+                s.close()
+            except OSError as e:
+                results[i] = e
+        ts = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(20)
+        for i in range(4):
+            assert results.get(i) == b"slow client %d\n" % i, "%s maxconn 1, client %d: %r (expected " \
+                "to wait, then be served)" % (kind, i, results.get(i))
+        assert be.max_busy == 1, "%s maxconn 1, but the server had %d requests at once" % (kind, be.max_busy)
+        print("   %s maxconn 1: 4 clients served one at a time" % kind)
+        p.stop()
+
+
 def main():
     h.run_checks("test_tcp_proxy", [
         ("1 MiB byte-exact both ways", check_byte_exact_1mib),
         ("half-close", check_half_close),
         ("64 KiB ping-pong on one connection", check_bulk_ping_pong),
+        ("frontend and global maxconn wait, not refuse", check_frontend_and_global_maxconn),
         ("weighted roundrobin 1,2,1", check_weighted_roundrobin),
         ("roundrobin across 2 workers", check_roundrobin_across_workers),
         ("backup only when active disabled", check_backup_and_disabled),
