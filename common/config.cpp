@@ -361,7 +361,7 @@ constexpr const char* kDirectives[] = {
 constexpr const char* kGlobalKeywords[] = {
     "daemon", "master-worker", "pidfile", "user", "uid", "group", "gid", "chroot", "nbproc",
     "nbthread", "maxconn", "setcap", "insecure-setuid-wanted", "insecure-fork-wanted",
-    "hard-stop-after", "mworker-max-reloads", "noreuseport", "stats",
+    "hard-stop-after", "mworker-max-reloads", "mworker-start-timeout", "noreuseport", "stats",
 };
 
 // HAProxy 2.6 global keywords that proxyd recognises and rejects.
@@ -1067,6 +1067,15 @@ private:
             if (need_arg(l, 1, "<time>") && no_extra(l, 1)) {
                 if (auto d = duration(l, "'hard-stop-after'", l.w[1]))
                     g.hard_stop_after = *d;
+            }
+        } else if (kw == "mworker-start-timeout") {
+            if (need_arg(l, 1, "<time>") && no_extra(l, 1)) {
+                if (auto d = duration(l, "'mworker-start-timeout'", l.w[1])) {
+                    if (*d == 0)
+                        error(l.loc, "'mworker-start-timeout' must be greater than 0");
+                    else
+                        g.mworker_start_timeout = *d;
+                }
             }
         } else if (kw == "mworker-max-reloads") {
             int_keyword(l, 0, INT_MAX, &g.mworker_max_reloads);

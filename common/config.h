@@ -115,6 +115,7 @@ struct GlobalConf {
     bool insecure_fork_wanted = false;
     std::optional<uint64_t> hard_stop_after;  // ms
     int mworker_max_reloads = 50;
+    uint64_t mworker_start_timeout = 30000;  // ms a new generation has to report READY
     bool noreuseport = false;
     std::vector<StatsSocketConf> stats_sockets;
 };

@@ -26,7 +26,6 @@ namespace proxyd::master {
 using namespace proxyd::common;
 
 namespace {
-constexpr auto kReadyTimeout = std::chrono::seconds(30);
 constexpr auto kKillGrace = std::chrono::milliseconds(1000);
 
 int64_t ms_until(Clock::time_point t, Clock::time_point now) {
@@ -199,7 +198,7 @@ void Master::start_load(bool first) {
     g.cfg = cfg;
     g.bundle = std::move(bundle.value());
     g.shared = std::move(shared);
-    g.ready_deadline = Clock::now() + kReadyTimeout;
+    g.ready_deadline = Clock::now() + std::chrono::milliseconds(cfg->global.mworker_start_timeout);
     pending_gen_ = id;
     for (int i = 1; i <= cfg->worker_count(); ++i)
         if (!spawn_worker(g, static_cast<uint32_t>(i))) {
@@ -624,8 +623,8 @@ std::optional<Clock::time_point> Master::next_deadline() const {
 void Master::run_timers() {
     auto now = Clock::now();
     if (pending_gen_ && gens_[pending_gen_].ready_deadline <= now) {
-        log_alert("generation %u did not become ready within %lld s", pending_gen_,
-                  static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(kReadyTimeout).count()));
+        log_alert("generation %u did not become ready within mworker-start-timeout (%llu ms)", pending_gen_,
+                  static_cast<unsigned long long>(gens_[pending_gen_].cfg->global.mworker_start_timeout));
         fail_load("workers did not become ready in time");
     }
     for (auto& [pid, w] : workers_) {

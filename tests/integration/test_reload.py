@@ -229,6 +229,56 @@ def check_hard_stop_after():
     p.stop(allow_alerts=True)
 
 
+def check_start_deadline():
+    """A new generation that never reports READY (its worker is frozen with SIGSTOP right after
+    the fork) is killed after mworker-start-timeout; the old generation keeps serving and the
+    next reload works."""
+    be = h.echo_backend()
+    port = h.free_port()
+    cfg = h.make_config(h.tcp_proxy("fe", "127.0.0.1:%d" % port, ["s1 " + be.addr]), nbproc=1,
+                        global_lines=["mworker-start-timeout 2s"])
+    p = h.Proxyd(cfg)
+    p.start()
+    old = p.wait_workers(1)[0]
+    frozen = None
+    for attempt in range(8):
+        gen = p.generation() + 1
+        successes = p.log().count("Loading success.")
+        os.kill(p.master_pid, signal.SIGUSR2)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and frozen is None:
+            for pid in h.children_of(p.master_pid):
+                w = h.worker_info(pid)
+                if w is not None and w.gen >= gen:
+                    try:
+                        os.kill(pid, signal.SIGSTOP)
+                        frozen = w
+                    except ProcessLookupError:
+                        pass
+                    break
+        # Too late if that generation already reported READY: try again.
+        time.sleep(0.2)
+        if frozen is not None and p.log().count("Loading success.") == successes:
+            break
+        if frozen is not None:
+            os.kill(frozen.pid, signal.SIGCONT)
+            frozen = None
+        p.wait_log(r"Loading success\.", count=successes + 1, timeout=10)
+        old = p.wait_workers(1)[-1]
+    assert frozen is not None, "could not freeze a new worker before it was ready in 8 attempts"
+    p.wait_log(r"did not become ready within mworker-start-timeout", timeout=10)
+    p.wait_log(r"Loading failure!", timeout=5)
+    h.wait_gone([frozen.pid], 10, "the frozen worker %d (must be killed)" % frozen.pid)
+    serving = [w.pid for w in p.workers()]
+    assert serving == [old.pid], "after the deadline, workers %s (expected the old one %d)" % (serving, old.pid)
+    for _ in range(5):
+        h.assert_echo(port)
+    print("   " + next(l for l in p.log().splitlines() if "did not become ready" in l).strip())
+    assert p.reload() == "success", "the next reload failed:\n" + p.log_tail()
+    h.assert_echo(port)
+    p.stop(allow_alerts=True)
+
+
 def main():
     h.run_checks("test_reload", [
         ("reload under load", check_reload_under_load),
@@ -237,6 +287,7 @@ def main():
         ("master fd count across 20 reloads", check_master_fd_leak),
         ("long-lived connection drains", check_long_lived_connection),
         ("hard-stop-after", check_hard_stop_after),
+        ("new generation past mworker-start-timeout", check_start_deadline),
     ])
 
 

@@ -1422,3 +1422,14 @@ TEST_CASE("read_config_paths + parse_config: names flow into diagnostics", "[con
     CHECK(r.errors[0].loc.file == d.path + "/b.cfg");
     CHECK(r.errors[0].loc.line == 3);
 }
+
+TEST_CASE("global: mworker-start-timeout", "[config][global]") {
+    auto r = parse("global\n mworker-start-timeout 2s\n");
+    REQUIRE(r.config);
+    CHECK(r.config->global.mworker_start_timeout == 2000);
+    auto d = parse("global\n");
+    REQUIRE(d.config);
+    CHECK(d.config->global.mworker_start_timeout == 30000);
+    expect_error(parse("global\n mworker-start-timeout 0\n"), "must be greater than 0", 2);
+    expect_error(parse("global\n mworker-start-timeout abc\n"), "invalid duration", 2);
+}
