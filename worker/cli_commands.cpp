@@ -557,17 +557,12 @@ Row frontend_row(const ProxyView& p, const StatCtx& cx, unsigned iid) {
     return r;
 }
 
-Row server_row(const ProxyView& p, const ServerView& s, const StatCtx& cx, unsigned iid, unsigned sid) {
-    Row r;
-    const Counters& c = *s.counters;
-    fill_common(r, cx, p.conf->name, s.conf->name, *p.conf, iid, sid, kTypeSv);
+// Queue, session and error columns that server and backend rows share.
+void fill_queue_and_counters(Row& r, const Counters& c) {
     r[col::QCur] = mk_u32(0, c.qcur);
     r[col::QMax] = mk_u32(kNatureMax, c.qmax);
     r[col::SCur] = mk_u32(0, c.cur);
     r[col::SMax] = mk_u32(kNatureMax, c.max);
-    if (s.conf->maxconn > 0)
-        r[col::SLim] = mk_u32(kOriginConfig | kNatureLimit, static_cast<uint64_t>(s.conf->maxconn));
-    r[col::SrvICur] = mk_u32(0, 0);
     r[col::STot] = mk_u64(kNatureCounter, c.total);
     r[col::BIn] = mk_u64(kNatureCounter, c.bytes_in);
     r[col::BOut] = mk_u64(kNatureCounter, c.bytes_out);
@@ -579,6 +574,16 @@ Row server_row(const ProxyView& p, const ServerView& s, const StatCtx& cx, unsig
     r[col::WRew] = mk_u64(kNatureCounter, 0);
     r[col::EInt] = mk_u64(kNatureCounter, 0);
     r[col::Reuse] = mk_u64(kNatureCounter, 0);
+}
+
+Row server_row(const ProxyView& p, const ServerView& s, const StatCtx& cx, unsigned iid, unsigned sid) {
+    Row r;
+    const Counters& c = *s.counters;
+    fill_common(r, cx, p.conf->name, s.conf->name, *p.conf, iid, sid, kTypeSv);
+    fill_queue_and_counters(r, c);
+    if (s.conf->maxconn > 0)
+        r[col::SLim] = mk_u32(kOriginConfig | kNatureLimit, static_cast<uint64_t>(s.conf->maxconn));
+    r[col::SrvICur] = mk_u32(0, 0);
     r[col::IdleConnCur] = mk_u32(0, 0);
     r[col::SafeConnCur] = mk_u32(0, 0);
     r[col::UsedConnCur] = mk_u32(0, s.cur_conns > 0 ? static_cast<uint64_t>(s.cur_conns) : 0);
@@ -649,23 +654,9 @@ Row backend_row(const ProxyView& p, const std::vector<ProxyView>& all, const Sta
         }
     }
     const uint64_t tot_w = act ? act_w : first_bck_w;
-    r[col::QCur] = mk_u32(0, c.qcur);
-    r[col::QMax] = mk_u32(kNatureMax, c.qmax);
-    r[col::SCur] = mk_u32(0, c.cur);
-    r[col::SMax] = mk_u32(kNatureMax, c.max);
+    fill_queue_and_counters(r, c);
     r[col::SLim] = mk_u32(kOriginConfig | kNatureLimit, backend_fullconn(all, p));
-    r[col::STot] = mk_u64(kNatureCounter, c.total);
-    r[col::BIn] = mk_u64(kNatureCounter, c.bytes_in);
-    r[col::BOut] = mk_u64(kNatureCounter, c.bytes_out);
     r[col::DReq] = mk_u64(kNatureCounter, c.denied);
-    r[col::DResp] = mk_u64(kNatureCounter, 0);
-    r[col::ECon] = mk_u64(kNatureCounter, c.conn_errors);
-    r[col::EResp] = mk_u64(kNatureCounter, c.resp_errors);
-    r[col::WRetr] = mk_u64(kNatureCounter, c.retries);
-    r[col::WRedis] = mk_u64(kNatureCounter, c.redispatches);
-    r[col::WRew] = mk_u64(kNatureCounter, 0);
-    r[col::EInt] = mk_u64(kNatureCounter, 0);
-    r[col::Reuse] = mk_u64(kNatureCounter, 0);
     std::string status = tot_w > 0 || nbsrv == 0 ? "UP" : "DOWN";
     if (show_counts)  // with "up" / "no-maint", as HAProxy
         status += " (" + std::to_string(up) + "/" + std::to_string(nbsrv) + ")";

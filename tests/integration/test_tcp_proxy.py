@@ -196,11 +196,8 @@ def check_unix_listener():
     p.stop()
 
 
-def check_server_maxconn_queue():
-    be = h.line_backend("slow", delay=0.5)
-    port = h.free_port()
-    p = h.Proxyd(h.make_config(h.tcp_proxy("fe", "127.0.0.1:%d" % port, ["s1 %s maxconn 1" % be.addr])))
-    p.start()
+def concurrent_line_clients(port, n):
+    """n clients at once, each sends "client i" and reads until EOF; {i: reply or OSError}."""
     results = {}
 
     def client(i):
@@ -211,11 +208,20 @@ def check_server_maxconn_queue():
             s.close()
         except OSError as e:
             results[i] = e
-    ts = [threading.Thread(target=client, args=(i,)) for i in range(3)]
+    ts = [threading.Thread(target=client, args=(i,)) for i in range(n)]
     for t in ts:
         t.start()
     for t in ts:
         t.join(20)
+    return results
+
+
+def check_server_maxconn_queue():
+    be = h.line_backend("slow", delay=0.5)
+    port = h.free_port()
+    p = h.Proxyd(h.make_config(h.tcp_proxy("fe", "127.0.0.1:%d" % port, ["s1 %s maxconn 1" % be.addr])))
+    p.start()
+    results = concurrent_line_clients(port, 3)
     for i in range(3):
         assert results.get(i) == b"slow client %d\n" % i, "client %d: %r (expected to be queued, " \
             "then served)" % (i, results.get(i))
@@ -238,21 +244,7 @@ def check_frontend_and_global_maxconn():
         p = h.Proxyd(h.make_config(h.tcp_proxy("fe", "127.0.0.1:%d" % port, ["s1 %s" % be.addr], extra),
                                    nbproc=1, global_lines=glob))
         p.start()
-        results = {}
-
-        def client(i):
-            try:
-                s = h.connect(port, timeout=15)
-                s.sendall(b"client %d\n" % i)
-                results[i] = h.recv_all(s)
-                s.close()
-            except OSError as e:
-                results[i] = e
-        ts = [threading.Thread(target=client, args=(i,)) for i in range(4)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join(20)
+        results = concurrent_line_clients(port, 4)
         for i in range(4):
             assert results.get(i) == b"slow client %d\n" % i, "%s maxconn 1, client %d: %r (expected " \
                 "to wait, then be served)" % (kind, i, results.get(i))
