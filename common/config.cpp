@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -18,6 +19,7 @@
 #include <map>
 #include <string_view>
 
+#include "common/config_parse.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
 
@@ -598,10 +600,6 @@ std::string address_identity(const SockAddr& a) {
 // ---------------------------------------------------------------------------------------------
 // Parser
 
-struct Line {
-    SourceLoc loc;
-    std::vector<std::string> w;  // w[0] is the keyword
-};
 
 enum Cap : unsigned { CapFe = 1, CapBe = 2 };
 
@@ -641,7 +639,9 @@ constexpr TimeoutSpec kTimeouts[] = {
     {"http-keep-alive", &Timeouts::http_keep_alive, CapFe | CapBe},
 };
 
-class Parser {
+bool read_file(const std::string& path, std::string* out, std::vector<std::string>* errors);
+
+class Parser final : public Diagnostics {
 public:
     Parser(const EnvLookup& env, bool check_paths) : env_(env), check_paths_(check_paths) {}
 
@@ -676,6 +676,11 @@ public:
 
     ParseResult finish() {
         validate();
+        std::vector<ProxyConf*> all;
+        for (auto& p : proxies_)
+            all.push_back(&p.conf);
+        rules_validate(*this, all);
+        log_validate(*this, global_, all);
         if (res_.errors.empty()) {
             Config c;
             c.global = std::move(global_);
@@ -690,8 +695,10 @@ public:
 private:
     enum class Sec { None, Global, Proxy, Defaults, Skipped };
 
-    void error(const SourceLoc& loc, std::string msg) { res_.errors.push_back(Diag{loc, std::move(msg)}); }
-    void warning(const SourceLoc& loc, std::string msg) { res_.warnings.push_back(Diag{loc, std::move(msg)}); }
+    void error(const SourceLoc& loc, std::string msg) override { res_.errors.push_back(Diag{loc, std::move(msg)}); }
+    void warning(const SourceLoc& loc, std::string msg) override {
+        res_.warnings.push_back(Diag{loc, std::move(msg)});
+    }
 
     ProxyState& current() { return sec_ == Sec::Defaults ? defaults_[cur_] : proxies_[cur_]; }
 
@@ -879,12 +886,11 @@ private:
     static ProxyState inherit(const ProxyState* base) {
         ProxyState p;
         if (base) {
-            p.conf.mode = base->conf.mode;
-            p.conf.timeouts = base->conf.timeouts;
-            p.conf.maxconn = base->conf.maxconn;
-            p.conf.retries = base->conf.retries;
-            p.conf.balance = base->conf.balance;
-            p.conf.default_backend = base->conf.default_backend;
+            // Everything a defaults section can set is inherited (it has no bind or server).
+            p.conf = base->conf;
+            p.conf.name.clear();
+            p.conf.binds.clear();
+            p.conf.servers.clear();
             p.default_backend_loc = base->default_backend_loc;
         }
         return p;
@@ -982,6 +988,20 @@ private:
     void global_keyword(const Line& l) {
         const std::string& kw = l.w[0];
         GlobalConf& g = global_;
+        if (log_global_keyword(*this, g, l))
+            return;
+        if (kw == "tune.bufsize") {
+            int v = 0;
+            if (int_keyword(l, 1024, 1 << 30, &v))
+                g.tune_bufsize = static_cast<size_t>(v);
+            return;
+        }
+        if (kw == "tune.http.maxhdr") {
+            int v = 0;
+            if (int_keyword(l, 1, 32767, &v))
+                g.tune_maxhdr = v;
+            return;
+        }
         if (kw == "daemon") {
             if (no_extra(l, 0))
                 g.daemon = true;
@@ -1222,6 +1242,11 @@ private:
 
     void proxy_keyword(const Line& l, ProxyState& p) {
         const std::string& kw = l.w[0];
+        ProxyKw k{*this, p.conf, p.is_defaults, proxy_type(p), check_paths_};
+        if (rules_proxy_keyword(k, l) || log_proxy_keyword(k, l))
+            return;
+        if (http_proxy_keyword(l, p))
+            return;
         if (kw == "mode")
             return kw_mode(l, p);
         if (kw == "timeout")
@@ -1261,7 +1286,134 @@ private:
         if ((kw == "no" || kw == "default") && l.w.size() > 1 && contains(kUnsupportedProxy, l.w[1]))
             return unsupported(l, 1);
         std::vector<const char*> known(std::begin(kProxyKeywords), std::end(kProxyKeywords));
+        for (const char* k2 : rules_proxy_keywords())
+            known.push_back(k2);
+        for (const char* k2 : log_proxy_keywords())
+            known.push_back(k2);
         unknown(l, proxy_type(p), known);
+    }
+
+    // HTTP keywords handled here: option http-keep-alive|http-server-close|httpclose|redispatch|
+    // forwardfor, http-reuse, errorfile. True when the keyword was one of them.
+    bool http_proxy_keyword(const Line& l, ProxyState& p) {
+        const std::string& kw = l.w[0];
+        bool negated = kw == "no";
+        if ((kw == "option" || negated) && l.w.size() >= 2) {
+            size_t at = negated ? 2 : 1;
+            if (negated && (l.w[1] != "option" || l.w.size() < 3))
+                return false;
+            const std::string& o = l.w[at];
+            if (o == "http-keep-alive" || o == "http-server-close" || o == "httpclose" || o == "redispatch") {
+                if (!no_extra(l, at))
+                    return true;
+                if (o == "redispatch") {
+                    if (warn_if_not_cap(l, p, CapBe, "option redispatch"))
+                        p.conf.redispatch = !negated;
+                    return true;
+                }
+                HttpConnMode m = o == "http-keep-alive"     ? HttpConnMode::KeepAlive
+                                 : o == "http-server-close" ? HttpConnMode::ServerClose
+                                                            : HttpConnMode::Close;
+                if (!negated)
+                    p.conf.http_conn_mode = m;
+                else if (p.conf.http_conn_mode == m)
+                    p.conf.http_conn_mode = HttpConnMode::KeepAlive;
+                return true;
+            }
+            if (o == "forwardfor") {
+                if (negated) {
+                    if (no_extra(l, at))
+                        p.conf.forwardfor = ForwardFor{};
+                    return true;
+                }
+                ForwardFor f;
+                f.enabled = true;
+                for (size_t i = at + 1; i < l.w.size(); ++i) {
+                    const std::string& a = l.w[i];
+                    if ((a == "except" || a == "header") && i + 1 >= l.w.size())
+                        return error(l.loc, strprintf("'option forwardfor %s' expects an argument", a.c_str())), true;
+                    if (a == "except") {
+                        std::string net = l.w[++i];
+                        int prefix = -1;
+                        if (auto slash = net.find('/'); slash != std::string::npos) {
+                            long long v = 0;
+                            if (!number(l, "'option forwardfor except'", net.substr(slash + 1), 0, 128, &v))
+                                return true;
+                            prefix = static_cast<int>(v);
+                            net.resize(slash);
+                        }
+                        if (::inet_pton(AF_INET, net.c_str(), f.except_addr) == 1)
+                            f.except_family = AF_INET;
+                        else if (::inet_pton(AF_INET6, net.c_str(), f.except_addr) == 1)
+                            f.except_family = AF_INET6;
+                        else
+                            return error(l.loc, strprintf("'option forwardfor except': invalid network '%s'",
+                                                          shown(l.w[i]).c_str())), true;
+                        if (prefix < 0)
+                            prefix = f.except_family == AF_INET ? 32 : 128;
+                        if (f.except_family == AF_INET && prefix > 32)
+                            return error(l.loc, "'option forwardfor except': IPv4 prefix longer than 32"), true;
+                        f.except_prefix = prefix;
+                    } else if (a == "header") {
+                        f.header = l.w[++i];
+                        if (f.header.empty())
+                            return error(l.loc, "'option forwardfor header' expects a header name"), true;
+                    } else if (a == "if-none") {
+                        f.if_none = true;
+                    } else {
+                        return error(l.loc, strprintf("'option forwardfor': unknown argument '%s' (expected 'except', "
+                                                      "'header' or 'if-none')", shown(a).c_str())), true;
+                    }
+                }
+                p.conf.forwardfor = std::move(f);
+                return true;
+            }
+            return false;
+        }
+        if (kw == "http-reuse") {
+            if (!need_arg(l, 1, "'never', 'safe', 'aggressive' or 'always'") || !no_extra(l, 1))
+                return true;
+            const std::string& v = l.w[1];
+            if (v == "never")
+                p.conf.http_reuse = HttpReuse::Never;
+            else if (v == "safe")
+                p.conf.http_reuse = HttpReuse::Safe;
+            else if (v == "aggressive")
+                p.conf.http_reuse = HttpReuse::Aggressive;
+            else if (v == "always")
+                p.conf.http_reuse = HttpReuse::Always;
+            else
+                error(l.loc, strprintf("'http-reuse': unknown mode '%s' (expected 'never', 'safe', 'aggressive' or "
+                                       "'always')", shown(v).c_str()));
+            return true;
+        }
+        if (kw == "errorfile") {
+            if (!need_arg(l, 1, "<code>") || !need_arg(l, 2, "<file>") || !no_extra(l, 2))
+                return true;
+            long long code = 0;
+            if (!number(l, "'errorfile'", l.w[1], 100, 599, &code))
+                return true;
+            static constexpr int kCodes[] = {200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425,
+                                             429, 500, 501, 502, 503, 504};
+            if (std::find(std::begin(kCodes), std::end(kCodes), code) == std::end(kCodes))
+                return error(l.loc, strprintf("'errorfile': status code %lld cannot be overridden (supported: 200, 400, "
+                                              "401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, "
+                                              "504)", code)), true;
+            std::string text;
+            std::vector<std::string> errs;
+            if (!read_file(l.w[2], &text, &errs))
+                return error(l.loc, strprintf("'errorfile %lld': %s", code, errs.empty() ? "cannot read" : errs[0].c_str())),
+                       true;
+            if (text.size() > global_.tune_bufsize)
+                return error(l.loc, strprintf("'errorfile %lld': file '%s' is larger than tune.bufsize (%zu bytes)",
+                                              code, l.w[2].c_str(), global_.tune_bufsize)), true;
+            if (text.rfind("HTTP/1.", 0) != 0)
+                return error(l.loc, strprintf("'errorfile %lld': file '%s' does not start with an HTTP/1.x status line",
+                                              code, l.w[2].c_str())), true;
+            p.conf.errorfiles[static_cast<int>(code)] = std::move(text);
+            return true;
+        }
+        return false;
     }
 
     void kw_mode(const Line& l, ProxyState& p) {
@@ -1270,7 +1422,7 @@ private:
         if (l.w[1] == "tcp")
             p.conf.mode = ProxyMode::Tcp;
         else if (l.w[1] == "http")
-            error(l.loc, "mode 'http' is not supported yet (only 'tcp')");
+            p.conf.mode = ProxyMode::Http;
         else
             error(l.loc, strprintf("'mode': unknown mode '%s' (expected 'tcp' or 'http')", shown(l.w[1]).c_str()));
     }
@@ -1316,7 +1468,7 @@ private:
         const std::string& algo = l.w[1];
         if (algo == "roundrobin") {
             if (no_extra(l, 1) && warn_if_not_cap(l, p, CapBe, "balance"))
-                p.conf.balance = Balance::RoundRobin;
+                p.conf.balance.algo = BalanceAlgo::RoundRobin;
             return;
         }
         if (contains(kUnsupportedBalance, algo) || has_prefix_in(kUnsupportedBalancePrefixes, algo))

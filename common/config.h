@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -14,6 +15,8 @@
 
 #include "common/address.h"
 #include "common/cli.h"
+#include "common/log_conf.h"
+#include "common/rules.h"
 
 namespace proxyd::common {
 
@@ -29,7 +32,35 @@ struct Diag {
 };
 
 enum class ProxyMode { Tcp, Http };
-enum class Balance { RoundRobin };
+
+// balance ALGO [args]; hash-type map-based|consistent.
+enum class BalanceAlgo { RoundRobin, StaticRR, LeastConn, First, Source, Uri, UrlParam, Hdr, Random };
+struct BalanceConf {
+    BalanceAlgo algo = BalanceAlgo::RoundRobin;
+    std::string param;        // url_param NAME, hdr(NAME)
+    bool uri_whole = false;   // balance uri whole
+    int uri_len = 0;          // balance uri len N (0: all)
+    int uri_depth = 0;        // balance uri depth N (0: all)
+    bool uri_path_only = false;  // balance uri path-only
+    bool hdr_use_domain_only = false;  // balance hdr(NAME) use_domain_only
+    int random_draws = 2;     // balance random(N)
+    bool consistent = false;  // hash-type consistent
+};
+
+// How HTTP connections are handled (option http-keep-alive|http-server-close|httpclose).
+enum class HttpConnMode { KeepAlive, ServerClose, Close };
+// http-reuse never|safe|aggressive|always
+enum class HttpReuse { Never, Safe, Aggressive, Always };
+
+// `option forwardfor [except NET] [header NAME] [if-none]`
+struct ForwardFor {
+    bool enabled = false;
+    std::string header = "X-Forwarded-For";
+    int except_family = 0;               // AF_INET/AF_INET6 when "except NET" is given
+    unsigned char except_addr[16]{};     // network address (4 or 16 bytes)
+    int except_prefix = -1;              // prefix length of NET
+    bool if_none = false;
+};
 
 // Durations in milliseconds; nullopt = not set (no timeout).
 struct Timeouts {
@@ -76,7 +107,15 @@ struct ProxyConf {
     Timeouts timeouts;
     int maxconn = 0;        // frontend maxconn; 0 = global maxconn
     int retries = 3;
-    Balance balance = Balance::RoundRobin;
+    bool redispatch = false;              // option redispatch
+    BalanceConf balance;
+    // HTTP (mode http).
+    HttpConnMode http_conn_mode = HttpConnMode::KeepAlive;
+    HttpReuse http_reuse = HttpReuse::Safe;
+    ForwardFor forwardfor;
+    std::map<int, std::string> errorfiles;  // status -> whole HTTP response as read from the file
+    ProxyRules rules;                     // acl, use_backend, http-request/response, redirect
+    ProxyLogConf log;                     // log, log-format, option httplog/tcplog
     std::vector<BindConf> binds;          // frontend/listen
     std::string default_backend;          // frontend: name of a backend/listen
     std::vector<ServerConf> servers;      // backend/listen
@@ -118,6 +157,9 @@ struct GlobalConf {
     uint64_t mworker_start_timeout = 30000;  // ms a new generation has to report READY
     bool noreuseport = false;
     std::vector<StatsSocketConf> stats_sockets;
+    size_t tune_bufsize = 16384;   // tune.bufsize
+    int tune_maxhdr = 101;         // tune.http.maxhdr
+    GlobalLogConf log;             // log ... lines of the global section
 };
 
 struct Config {

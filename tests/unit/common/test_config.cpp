@@ -530,7 +530,7 @@ TEST_CASE("global: chroot is checked only with check_paths", "[config][global]")
 
 TEST_CASE("global: HAProxy keywords not supported yet", "[config][global]") {
     for (const char* line :
-         {"log 127.0.0.1:514 local0", "tune.bufsize 16384",
+         {"log 127.0.0.1:514 local0", "tune.maxaccept 16",
           "ssl-default-bind-ciphers HIGH", "lua-load /x.lua", "cpu-map auto:1/1-4 0-3", "ca-base /etc/ssl",
           "crt-base /etc/ssl", "node n1", "description x", "spread-checks 5", "h1-case-adjust a A",
           "external-check", "localpeer p", "set-var proc.x int(1)", "presetenv A b", "setenv A b",
@@ -731,7 +731,7 @@ TEST_CASE("proxies: a complete frontend/backend pair", "[config][proxy]") {
     CHECK(c.find_backend("fe") == nullptr);
     CHECK(c.find_backend("nope") == nullptr);
     CHECK(be.retries == 2);
-    CHECK(be.balance == Balance::RoundRobin);
+    CHECK(be.balance.algo == BalanceAlgo::RoundRobin);
     CHECK(be.timeouts.queue == 3000u);
     CHECK(be.timeouts.tunnel == 3600000u);
     CHECK(be.timeouts.server_fin == 2000u);
@@ -782,16 +782,23 @@ TEST_CASE("proxies: listen", "[config][proxy]") {
 }
 
 TEST_CASE("proxies: mode", "[config][proxy]") {
-    auto r = parse(kDefaults + "frontend fe\n  mode http\n  bind :80\n  default_backend be\n");
-    expect_error(r, "mode 'http' is not supported yet (only 'tcp')", kBaseLines + 2);
+    auto r = parse(kDefaults + "frontend fe2\n  mode http\n  bind :80\n  default_backend be2\n"
+                               "backend be2\n  mode http\n  server s 127.0.0.1:1\n");
+    INFO(dump(r));
+    REQUIRE(r.config);
+    CHECK(r.config->proxies[1].mode == ProxyMode::Http);
+    r = parse(kDefaults + "frontend fe\n  mode http\n  bind :80\n  default_backend be\n");
+    expect_error(r, "cannot use default_backend 'be' (mode tcp): modes must match", kBaseLines + 4);
     r = parse(kDefaults + "frontend fe\n  mode health\n  bind :80\n  default_backend be\n");
     expect_error(r, "'mode': unknown mode 'health' (expected 'tcp' or 'http')", kBaseLines + 2);
     r = parse(kDefaults + "frontend fe\n  mode\n  bind :80\n  default_backend be\n");
     expect_error(r, "'mode' expects 'tcp' or 'http'", kBaseLines + 2);
     r = parse(kDefaults + "frontend fe\n  mode tcp tcp\n  bind :80\n  default_backend be\n");
     expect_error(r, "'mode': unexpected extra argument 'tcp'", kBaseLines + 2);
-    r = parse("defaults\n  mode http\n");
-    expect_error(r, "mode 'http' is not supported yet", 2);
+    r = parse("defaults\n  mode http\nfrontend fe\n  bind :80\n  default_backend be\nbackend be\n  server s 127.0.0.1:1\n");
+    INFO(dump(r));
+    REQUIRE(r.config);
+    CHECK(r.config->proxies[1].mode == ProxyMode::Http);
 }
 
 TEST_CASE("proxies: timeouts", "[config][proxy]") {
@@ -1237,10 +1244,10 @@ TEST_CASE("proxies: HAProxy keywords not supported yet", "[config][proxy]") {
         "option tcplog", "log global", "acl local src 127.0.0.1", "use_backend be if local",
         "http-request deny", "http-response del-header x", "tcp-request connection reject",
         "tcp-response content accept", "stick-table type ip size 1m", "stick on src", "cookie SRV insert",
-        "errorfile 503 /x", "capture request header Host len 32", "redirect prefix /x", "stats enable",
+        "capture request header Host len 32", "redirect prefix /x", "stats enable",
         "description x", "monitor-uri /ok", "unique-id-format %x", "log-format %x", "compression algo gzip",
         "filter trace", "email-alert to a@b", "rate-limit sessions 10", "backlog 100", "id 3", "disabled",
-        "enabled", "bind-process 1", "http-reuse safe", "errorloc 503 /x", "http-error status 503",
+        "enabled", "bind-process 1", "errorloc 503 /x", "http-error status 503",
         "declare capture request len 10", "source 1.2.3.4", "transparent", "fullconn 100", "hash-type consistent",
         "default-server check", "server-template s 3 127.0.0.1:1", "dispatch 1.2.3.4:80", "http-check send",
         "tcp-check connect", "persist rdp-cookie", "retry-on all-retryable-errors", "use-server s if x",
@@ -1257,10 +1264,10 @@ TEST_CASE("proxies: HAProxy keywords not supported yet", "[config][proxy]") {
     auto r = parse(kDefaults + "listen li\n  bind :80\n  server a 127.0.0.1:1\n  option httplog\n");
     expect_error(r, "'option' is an HAProxy keyword that proxyd does not support yet ('option httplog')",
                  kBaseLines + 4);
-    r = parse(kDefaults + "listen li\n  bind :80\n  server a 127.0.0.1:1\n  no option httpclose\n");
-    expect_error(r, "'option' is an HAProxy keyword that proxyd does not support yet ('no option httpclose')",
+    r = parse(kDefaults + "listen li\n  bind :80\n  server a 127.0.0.1:1\n  no option tcpka\n");
+    expect_error(r, "'option' is an HAProxy keyword that proxyd does not support yet ('no option tcpka')",
                  kBaseLines + 4);
-    r = parse("defaults\n  option redispatch\n");
+    r = parse("defaults\n  option tcpka\n");
     expect_error(r, "'option' is an HAProxy keyword", 2);
     r = parse("defaults\n  redispatch\n");
     expect_error(r, "'redispatch' is obsolete (removed from HAProxy): use 'option redispatch' instead", 2);
@@ -1287,11 +1294,11 @@ TEST_CASE("errors: all are collected, in order, with their location", "[config]"
         "  nbproc 0\n"                            // 2
         "  log stdout local0\n"                   // 3
         "defaults\n"                              // 4
-        "  mode http\n"                           // 5
+        "  mode htp\n"                            // 5
         "  timeout client nope\n"                 // 6
         "frontend fe\n"                           // 7
         "  bind :80 ssl\n"                        // 8
-        "  option forwardfor\n"                   // 9
+        "  option tcpka\n"                        // 9
         "  default_backend missing\n"             // 10
         "backend be\n"                            // 11
         "  server s1 127.0.0.1:1 check\n"         // 12
