@@ -386,7 +386,7 @@ constexpr const char* kUnsupportedGlobalPrefixes[] = {
 };
 
 constexpr const char* kProxyKeywords[] = {
-    "mode", "timeout", "maxconn", "retries", "balance", "default_backend", "bind", "server",
+    "mode", "timeout", "maxconn", "retries", "balance", "hash-type", "default_backend", "bind", "server",
 };
 
 // HAProxy 2.6 proxy keywords that proxyd recognises and rejects.
@@ -395,7 +395,7 @@ constexpr const char* kUnsupportedProxy[] = {
     "compression", "cookie", "declare", "default-server", "description", "disabled", "dispatch",
     "dynamic-cookie-key", "email-alert", "enabled", "error-log-format", "errorfile", "errorfiles",
     "errorloc", "errorloc302", "errorloc303", "external-check", "filter", "force-persist",
-    "fullconn", "hash-balance-factor", "hash-type", "http-after-response", "http-check",
+    "fullconn", "hash-balance-factor", "http-after-response", "http-check",
     "http-error", "http-request", "http-response", "http-reuse", "http-send-name-header", "id",
     "ignore-persist", "load-server-state-from-file", "log", "log-format", "log-format-sd",
     "log-tag", "max-keep-alive-queue", "max-session-srv-conns", "monitor", "monitor-uri", "option",
@@ -479,11 +479,9 @@ constexpr OptionSpec kUnsupportedServerOptions[] = {
     {"usesrc", 1}, {"verify", 1}, {"verifyhost", 1}, {"ws", 1},
 };
 
-// Load-balancing algorithms of HAProxy 2.6 other than roundrobin.
-constexpr const char* kUnsupportedBalance[] = {
-    "static-rr", "leastconn", "first", "source", "uri", "url_param", "random", "hash",
-};
-constexpr const char* kUnsupportedBalancePrefixes[] = {"hdr(", "rdp-cookie", "random(", "url_param("};
+// Load-balancing algorithms of HAProxy 2.6 that proxyd does not implement.
+constexpr const char* kUnsupportedBalance[] = {"hash"};
+constexpr const char* kUnsupportedBalancePrefixes[] = {"rdp-cookie"};
 
 // capabilities(7) names, without "cap_".
 struct CapName {
@@ -1265,6 +1263,8 @@ private:
         }
         if (kw == "balance")
             return kw_balance(l, p);
+        if (kw == "hash-type")
+            return kw_hash_type(l, p);
         if (kw == "default_backend") {
             if (need_arg(l, 1, "<backend>") && no_extra(l, 1) && warn_if_not_cap(l, p, CapFe, kw)) {
                 p.conf.default_backend = l.w[1];
@@ -1462,18 +1462,126 @@ private:
         p.conf.timeouts.*(spec->field) = *d;
     }
 
+    // balance ALGO [ARGS] (HAProxy's backend_parse_balance()); 'hash-type' is kept.
     void kw_balance(const Line& l, ProxyState& p) {
         if (!need_arg(l, 1, "<algorithm>"))
             return;
         const std::string& algo = l.w[1];
-        if (algo == "roundrobin") {
-            if (no_extra(l, 1) && warn_if_not_cap(l, p, CapBe, "balance"))
-                p.conf.balance.algo = BalanceAlgo::RoundRobin;
-            return;
-        }
-        if (contains(kUnsupportedBalance, algo) || has_prefix_in(kUnsupportedBalancePrefixes, algo))
+        BalanceConf b;
+        b.consistent = p.conf.balance.consistent;
+        bool ok = true;
+        if (algo == "roundrobin" || algo == "static-rr" || algo == "leastconn" || algo == "first" ||
+            algo == "source") {
+            b.algo = algo == "roundrobin"  ? BalanceAlgo::RoundRobin
+                     : algo == "static-rr" ? BalanceAlgo::StaticRR
+                     : algo == "leastconn" ? BalanceAlgo::LeastConn
+                     : algo == "first"     ? BalanceAlgo::First
+                                           : BalanceAlgo::Source;
+            ok = no_extra(l, 1);
+        } else if (algo == "random" || algo.starts_with("random(")) {
+            // random or random(N): N draws, the least loaded wins (default 2, "random()" too).
+            b.algo = BalanceAlgo::Random;
+            if (algo.size() > 6) {
+                if (algo.back() != ')')
+                    return error(l.loc, strprintf("'balance %s': missing closing parenthesis", shown(algo).c_str()));
+                std::string n = algo.substr(7, algo.size() - 8);
+                long long v = 0;
+                if (!n.empty()) {
+                    if (!number(l, "'balance random(N)'", n, 0, INT_MAX, &v))
+                        return;
+                    if (v < 1)
+                        return error(l.loc, "'balance random(N)': the number of draws must be at least 1");
+                    b.random_draws = static_cast<int>(v);
+                }
+            }
+            ok = no_extra(l, 1);
+        } else if (algo == "uri") {
+            b.algo = BalanceAlgo::Uri;
+            for (size_t i = 2; i < l.w.size(); ++i) {
+                const std::string& o = l.w[i];
+                if (o == "whole") {
+                    b.uri_whole = true;
+                } else if (o == "path-only") {
+                    b.uri_path_only = true;
+                } else if (o == "len" || o == "depth") {
+                    long long v = 0;
+                    std::string arg = i + 1 < l.w.size() ? l.w[++i] : "";
+                    if (parse_integer(arg, 1, INT_MAX, &v) != NumError::None)
+                        return error(l.loc, strprintf("'balance uri': '%s' expects a positive integer (got '%s')",
+                                                      o.c_str(), shown(arg).c_str()));
+                    (o == "len" ? b.uri_len : b.uri_depth) = static_cast<int>(v);
+                } else {
+                    return error(l.loc, strprintf("'balance uri' only accepts 'len', 'depth', 'path-only' and "
+                                                  "'whole' (got '%s')", shown(o).c_str()));
+                }
+            }
+        } else if (algo == "url_param") {
+            b.algo = BalanceAlgo::UrlParam;
+            if (l.w.size() < 3 || l.w[2].empty())
+                return error(l.loc, "'balance url_param' expects a URL parameter name");
+            b.param = l.w[2];
+            if (l.w.size() > 3) {
+                if (l.w[3] == "check_post")
+                    return error(l.loc, "'balance url_param' modifier 'check_post' is not supported yet");
+                return error(l.loc, strprintf("'balance url_param' only accepts the 'check_post' modifier (got '%s')",
+                                              shown(l.w[3]).c_str()));
+            }
+        } else if (algo.starts_with("hdr(")) {
+            b.algo = BalanceAlgo::Hdr;
+            if (algo.size() < 6 || algo.back() != ')' || algo.find(')') != algo.size() - 1)
+                return error(l.loc, strprintf("'balance %s': expected 'hdr(<name>)' with a header field name",
+                                              shown(algo).c_str()));
+            b.param = algo.substr(4, algo.size() - 5);
+            if (l.w.size() > 2) {
+                if (l.w[2] != "use_domain_only")
+                    return error(l.loc, strprintf("'balance hdr()' only accepts the 'use_domain_only' modifier "
+                                                  "(got '%s')", shown(l.w[2]).c_str()));
+                b.hdr_use_domain_only = true;
+                ok = no_extra(l, 2);
+            }
+        } else if (contains(kUnsupportedBalance, algo) || has_prefix_in(kUnsupportedBalancePrefixes, algo)) {
             return error(l.loc, strprintf("balance '%s' is not supported yet", shown(algo).c_str()));
-        error(l.loc, strprintf("'balance': unknown algorithm '%s'", shown(algo).c_str()));
+        } else {
+            return error(l.loc, strprintf("'balance': unknown algorithm '%s'", shown(algo).c_str()));
+        }
+        if (ok && warn_if_not_cap(l, p, CapBe, "balance"))
+            p.conf.balance = b;
+    }
+
+    // hash-type map-based|consistent [FUNCTION [avalanche]]. BalanceConf only records the
+    // method, so only HAProxy's defaults are accepted: map-based = sdbm, consistent = sdbm +
+    // avalanche (what a bare 'hash-type consistent' means in HAProxy).
+    void kw_hash_type(const Line& l, ProxyState& p) {
+        if (!need_arg(l, 1, "'map-based' or 'consistent'"))
+            return;
+        const std::string& m = l.w[1];
+        if (m != "map-based" && m != "consistent")
+            return error(l.loc, strprintf("'hash-type': unknown method '%s' (expected 'map-based' or 'consistent')",
+                                          shown(m).c_str()));
+        bool consistent = m == "consistent";
+        if (l.w.size() > 2) {
+            const std::string& fn = l.w[2];
+            if (fn == "djb2" || fn == "wt6" || fn == "crc32" || fn == "none")
+                return error(l.loc, strprintf("'hash-type' function '%s' is not supported yet (only 'sdbm')",
+                                              fn.c_str()));
+            if (fn != "sdbm")
+                return error(l.loc, strprintf("'hash-type': unknown hash function '%s' (expected 'sdbm', 'djb2', "
+                                              "'wt6', 'crc32' or 'none')", shown(fn).c_str()));
+            bool avalanche = false;
+            if (l.w.size() > 3) {
+                if (l.w[3] != "avalanche")
+                    return error(l.loc, strprintf("'hash-type' only accepts 'avalanche' as a modifier for hash "
+                                                  "functions (got '%s')", shown(l.w[3]).c_str()));
+                avalanche = true;
+                if (!no_extra(l, 3))
+                    return;
+            }
+            if (avalanche != consistent)
+                return error(l.loc, strprintf("'hash-type %s sdbm%s' is not supported yet (use 'hash-type %s')",
+                                              m.c_str(), avalanche ? " avalanche" : "", m.c_str()));
+        }
+        if (warn_if_not_cap(l, p, CapBe, "hash-type"))
+            p.conf.balance.consistent = consistent;
     }
 
     void kw_bind(const Line& l, ProxyState& p) {
@@ -1699,6 +1807,14 @@ private:
             if (c.is_backend && !p.server_lines && !(c.is_frontend && !c.default_backend.empty()))
                 warning(c.loc, strprintf("%s '%s' has no server: connections to it will be closed", type,
                                          name.c_str()));
+            // HAProxy falls back to round-robin; so does the worker, which has no request to hash.
+            BalanceAlgo algo = c.balance.algo;
+            if (c.is_backend && c.mode == ProxyMode::Tcp &&
+                (algo == BalanceAlgo::Uri || algo == BalanceAlgo::UrlParam || algo == BalanceAlgo::Hdr))
+                warning(c.loc, strprintf("%s '%s': layer 7 hash ('balance %s') needs 'mode http': falling back to "
+                                         "round-robin", type, name.c_str(),
+                                         algo == BalanceAlgo::Uri ? "uri" : algo == BalanceAlgo::UrlParam ? "url_param"
+                                                                                                         : "hdr"));
             // HAProxy's rule (cfgparse.c): a frontend needs 'client'; a backend with servers
             // needs 'connect', and 'server' unless a TCP proxy has 'tunnel'.
             const Timeouts& t = c.timeouts;

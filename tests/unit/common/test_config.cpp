@@ -869,8 +869,7 @@ TEST_CASE("proxies: maxconn, retries, balance, default_backend", "[config][proxy
     CHECK(has(r.warnings, "'retries' ignored because frontend 'fe' has no backend capability", kBaseLines + 4));
     CHECK(has(r.warnings, "'balance' ignored because frontend 'fe' has no backend capability", kBaseLines + 5));
 
-    for (const char* algo : {"leastconn", "source", "uri", "first", "static-rr", "random", "hdr(host)",
-                             "url_param", "rdp-cookie(x)", "random(2)", "hash"}) {
+    for (const char* algo : {"rdp-cookie", "rdp-cookie(x)", "hash"}) {
         INFO(algo);
         r = parse(kDefaults + "backend b2\n  server s 127.0.0.1:1\n  balance " + algo + "\n");
         expect_error(r, std::string("balance '") + algo + "' is not supported yet", kBaseLines + 3);
@@ -1239,6 +1238,172 @@ TEST_CASE("server: options and errors", "[config][server]") {
 }
 
 // -------------------------------------------------------------------------------------------
+TEST_CASE("proxies: balance algorithms and their options", "[config][proxy][balance]") {
+    auto bal = [](const std::string& lines) {
+        return parse(kDefaults + "backend b2\n  mode http\n  server s 127.0.0.1:1\n  " + lines + "\n");
+    };
+    auto conf = [](const ParseResult& r) -> const BalanceConf& { return proxy(*r.config, "b2").balance; };
+    struct Simple {
+        const char* word;
+        BalanceAlgo algo;
+    };
+    for (auto [word, algo] : {Simple{"roundrobin", BalanceAlgo::RoundRobin}, Simple{"static-rr", BalanceAlgo::StaticRR},
+                              Simple{"leastconn", BalanceAlgo::LeastConn}, Simple{"first", BalanceAlgo::First},
+                              Simple{"source", BalanceAlgo::Source}, Simple{"random", BalanceAlgo::Random}}) {
+        INFO(word);
+        auto r = bal(std::string("balance ") + word);
+        INFO(dump(r));
+        REQUIRE(r.config);
+        CHECK(r.warnings.empty());
+        CHECK(conf(r).algo == algo);
+        CHECK(conf(r).random_draws == 2);
+        CHECK_FALSE(conf(r).consistent);
+        expect_error(bal(std::string("balance ") + word + " x"), "'balance': unexpected extra argument 'x'",
+                     kBaseLines + 4);
+    }
+
+    auto r = bal("balance random(5)");
+    INFO(dump(r));
+    REQUIRE(r.config);
+    CHECK(conf(r).algo == BalanceAlgo::Random);
+    CHECK(conf(r).random_draws == 5);
+    r = bal("balance random()");
+    REQUIRE(r.config);
+    CHECK(conf(r).random_draws == 2);
+    expect_error(bal("balance random(0)"), "'balance random(N)': the number of draws must be at least 1",
+                 kBaseLines + 4);
+    expect_error(bal("balance random(x)"), "'balance random(N)': invalid number 'x'", kBaseLines + 4);
+    expect_error(bal("balance random(3"), "'balance random(3': missing closing parenthesis", kBaseLines + 4);
+    expect_error(bal("balance randomly"), "'balance': unknown algorithm 'randomly'", kBaseLines + 4);
+
+    r = bal("balance uri");
+    REQUIRE(r.config);
+    CHECK(conf(r).algo == BalanceAlgo::Uri);
+    CHECK_FALSE(conf(r).uri_whole);
+    CHECK_FALSE(conf(r).uri_path_only);
+    CHECK(conf(r).uri_len == 0);
+    CHECK(conf(r).uri_depth == 0);
+    r = bal("balance uri whole len 12 depth 3 path-only");
+    INFO(dump(r));
+    REQUIRE(r.config);
+    CHECK(conf(r).uri_whole);
+    CHECK(conf(r).uri_path_only);
+    CHECK(conf(r).uri_len == 12);
+    CHECK(conf(r).uri_depth == 3);
+    expect_error(bal("balance uri len 0"), "'balance uri': 'len' expects a positive integer (got '0')", kBaseLines + 4);
+    expect_error(bal("balance uri depth"), "'balance uri': 'depth' expects a positive integer (got '')",
+                 kBaseLines + 4);
+    expect_error(bal("balance uri deep"),
+                 "'balance uri' only accepts 'len', 'depth', 'path-only' and 'whole' (got 'deep')", kBaseLines + 4);
+
+    r = bal("balance url_param sid");
+    REQUIRE(r.config);
+    CHECK(conf(r).algo == BalanceAlgo::UrlParam);
+    CHECK(conf(r).param == "sid");
+    expect_error(bal("balance url_param"), "'balance url_param' expects a URL parameter name", kBaseLines + 4);
+    expect_error(bal("balance url_param sid check_post"),
+                 "'balance url_param' modifier 'check_post' is not supported yet", kBaseLines + 4);
+    expect_error(bal("balance url_param sid x"), "only accepts the 'check_post' modifier (got 'x')", kBaseLines + 4);
+    expect_error(bal("balance url_param(sid)"), "'balance': unknown algorithm 'url_param(sid)'", kBaseLines + 4);
+
+    r = bal("balance hdr(Host)");
+    REQUIRE(r.config);
+    CHECK(conf(r).algo == BalanceAlgo::Hdr);
+    CHECK(conf(r).param == "Host");
+    CHECK_FALSE(conf(r).hdr_use_domain_only);
+    r = bal("balance hdr(host) use_domain_only");
+    REQUIRE(r.config);
+    CHECK(conf(r).hdr_use_domain_only);
+    expect_error(bal("balance hdr()"), "'balance hdr()': expected 'hdr(<name>)' with a header field name",
+                 kBaseLines + 4);
+    expect_error(bal("balance hdr(host"), "expected 'hdr(<name>)'", kBaseLines + 4);
+    expect_error(bal("balance hdr(host) x"), "only accepts the 'use_domain_only' modifier (got 'x')", kBaseLines + 4);
+    expect_error(bal("balance hdr(host) use_domain_only x"), "unexpected extra argument 'x'", kBaseLines + 4);
+
+    // A later 'balance' replaces every option of an earlier one.
+    r = bal("balance uri whole len 3\n  balance url_param a\n  balance uri");
+    REQUIRE(r.config);
+    CHECK(conf(r).algo == BalanceAlgo::Uri);
+    CHECK_FALSE(conf(r).uri_whole);
+    CHECK(conf(r).uri_len == 0);
+    CHECK(conf(r).param.empty());
+
+    // Inherited from defaults; a frontend ignores it.
+    r = parse("defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n"
+              "  balance hdr(host) use_domain_only\n  hash-type consistent\n"
+              "backend b2\n  server s 127.0.0.1:1\n");
+    INFO(dump(r));
+    REQUIRE(r.config);
+    CHECK(conf(r).algo == BalanceAlgo::Hdr);
+    CHECK(conf(r).param == "host");
+    CHECK(conf(r).hdr_use_domain_only);
+    CHECK(conf(r).consistent);
+}
+
+TEST_CASE("proxies: hash-type", "[config][proxy][balance]") {
+    auto ht = [](const std::string& lines) {
+        return parse(kDefaults + "backend b2\n  server s 127.0.0.1:1\n  " + lines + "\n");
+    };
+    for (const char* ok : {"hash-type consistent", "hash-type consistent sdbm avalanche", "hash-type map-based",
+                           "hash-type map-based sdbm"}) {
+        INFO(ok);
+        auto r = ht(std::string("balance source\n  ") + ok);
+        INFO(dump(r));
+        REQUIRE(r.config);
+        CHECK(r.warnings.empty());
+        CHECK(proxy(*r.config, "b2").balance.consistent == (std::string(ok).find("consistent") != std::string::npos));
+        CHECK(proxy(*r.config, "b2").balance.algo == BalanceAlgo::Source);
+    }
+    // Either order with 'balance': hash-type is its own setting.
+    auto r = ht("hash-type consistent\n  balance uri\n  balance source");
+    REQUIRE(r.config);
+    CHECK(proxy(*r.config, "b2").balance.consistent);
+    r = ht("hash-type consistent\n  hash-type map-based");
+    REQUIRE(r.config);
+    CHECK_FALSE(proxy(*r.config, "b2").balance.consistent);
+
+    expect_error(ht("hash-type"), "'hash-type' expects 'map-based' or 'consistent' as an argument", kBaseLines + 3);
+    expect_error(ht("hash-type ring"), "'hash-type': unknown method 'ring' (expected 'map-based' or 'consistent')",
+                 kBaseLines + 3);
+    expect_error(ht("hash-type avalanche"), "unknown method 'avalanche'", kBaseLines + 3);
+    expect_error(ht("hash-type consistent md5"), "'hash-type': unknown hash function 'md5'", kBaseLines + 3);
+    for (const char* fn : {"djb2", "wt6", "crc32", "none"}) {
+        INFO(fn);
+        expect_error(ht(std::string("hash-type map-based ") + fn),
+                     std::string("'hash-type' function '") + fn + "' is not supported yet (only 'sdbm')",
+                     kBaseLines + 3);
+    }
+    expect_error(ht("hash-type consistent sdbm"), "'hash-type consistent sdbm' is not supported yet", kBaseLines + 3);
+    expect_error(ht("hash-type map-based sdbm avalanche"), "'hash-type map-based sdbm avalanche' is not supported yet",
+                 kBaseLines + 3);
+    expect_error(ht("hash-type consistent sdbm fast"), "only accepts 'avalanche' as a modifier for hash functions",
+                 kBaseLines + 3);
+    expect_error(ht("hash-type consistent sdbm avalanche x"), "unexpected extra argument 'x'", kBaseLines + 3);
+
+    r = parse(kDefaults + "frontend fe\n  bind :80\n  default_backend be\n  hash-type consistent\n");
+    INFO(dump(r));
+    REQUIRE(r.config);
+    CHECK(has(r.warnings, "'hash-type' ignored because frontend 'fe' has no backend capability", kBaseLines + 4));
+}
+
+TEST_CASE("proxies: layer 7 balance in mode tcp falls back to round-robin", "[config][proxy][balance]") {
+    for (const char* algo : {"uri", "url_param x", "hdr(host)"}) {
+        INFO(algo);
+        auto r = parse(kDefaults + "backend b2\n  server s 127.0.0.1:1\n  balance " + algo + "\n");
+        INFO(dump(r));
+        REQUIRE(r.config);
+        REQUIRE(r.warnings.size() == 1);
+        CHECK(has(r.warnings, "backend 'b2': layer 7 hash ('balance ", kBaseLines + 1));
+        CHECK(has(r.warnings, "needs 'mode http': falling back to round-robin"));
+    }
+    // Mode set after 'balance' counts too; source is fine in tcp.
+    auto r = parse(kDefaults + "backend b2\n  balance uri\n  mode http\n  server s 127.0.0.1:1\n"
+                               "backend b3\n  balance source\n  server s 127.0.0.1:1\n");
+    INFO(dump(r));
+    REQUIRE(r.config);
+    CHECK(r.warnings.empty());
+}
+
 TEST_CASE("proxies: HAProxy keywords not supported yet", "[config][proxy]") {
     const char* lines[] = {
         "option tcplog", "log global", "acl local src 127.0.0.1", "use_backend be if local",
@@ -1248,7 +1413,7 @@ TEST_CASE("proxies: HAProxy keywords not supported yet", "[config][proxy]") {
         "description x", "monitor-uri /ok", "unique-id-format %x", "log-format %x", "compression algo gzip",
         "filter trace", "email-alert to a@b", "rate-limit sessions 10", "backlog 100", "id 3", "disabled",
         "enabled", "bind-process 1", "errorloc 503 /x", "http-error status 503",
-        "declare capture request len 10", "source 1.2.3.4", "transparent", "fullconn 100", "hash-type consistent",
+        "declare capture request len 10", "source 1.2.3.4", "transparent", "fullconn 100",
         "default-server check", "server-template s 3 127.0.0.1:1", "dispatch 1.2.3.4:80", "http-check send",
         "tcp-check connect", "persist rdp-cookie", "retry-on all-retryable-errors", "use-server s if x",
         "force-persist if x", "ignore-persist if x", "external-check command /x", "monitor fail if x",
@@ -1302,7 +1467,7 @@ TEST_CASE("errors: all are collected, in order, with their location", "[config]"
         "  default_backend missing\n"             // 10
         "backend be\n"                            // 11
         "  server s1 127.0.0.1:1 check\n"         // 12
-        "  balance leastconn\n"                   // 13
+        "  balance rdp-cookie\n"                  // 13
         "  wat\n");                               // 14
     INFO(dump(r));
     CHECK_FALSE(r.config);
