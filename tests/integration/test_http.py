@@ -1,0 +1,1154 @@
+#!/usr/bin/env python3
+"""mode http, end to end: proxying and keep-alive (both sides), connection modes, bodies
+(Content-Length, chunked, 100-continue, HEAD/204/304), Upgrade tunnels, malformed requests,
+timeouts and server failures with their status codes, error pages, routing and HTTP rules,
+forwardfor, balance uri/source/leastconn, and show stat counters.
+
+Every check also runs on HAProxy 2.6, which is the reference; the expected values were
+validated there first:
+    PROXYD_BIN=build/proxyd python3 tests/integration/test_http.py
+    HTTP_TEST_TARGET=haproxy python3 tests/integration/test_http.py   # /usr/sbin/haproxy
+    HTTP_TEST_TARGET=haproxy HAPROXY_BIN=/path/haproxy python3 ...
+Where proxyd deliberately differs (it is stricter on malformed requests: bare LF, obs-fold,
+Content-Length with Transfer-Encoding, a missing Host, HTTP/2.0 on an HTTP/1 connection, too
+many headers), the expected status is written per target in EXPECT, with the reason.
+Every wait is bounded (IO_TIMEOUT per response); the whole script stays under ~90 s even when
+every check fails.
+"""
+import csv
+import hashlib
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from http_backend import HttpBackend, pattern  # noqa: E402
+
+TARGET = os.environ.get("HTTP_TEST_TARGET", "proxyd")
+if TARGET not in ("proxyd", "haproxy"):
+    sys.exit("HTTP_TEST_TARGET must be 'proxyd' or 'haproxy', not %r" % TARGET)
+if TARGET == "haproxy":
+    # Proxyd.argv() reads harness.PROXYD_BIN when it starts a process: same fixture, other
+    # binary (HAProxy takes the same -W -f -p -S arguments).
+    h.PROXYD_BIN = os.environ.get("HAPROXY_BIN", "/usr/sbin/haproxy")
+
+IO_TIMEOUT = 3.0          # seconds for one response (or one expected close) to arrive
+SCRIPT_BUDGET = 85.0      # once spent, the remaining checks fail at once instead of waiting
+_t_start = time.monotonic()
+
+# Expected values that differ between the targets, with the reason. A check reads
+# EXPECT[key][TARGET].
+EXPECT = {
+    # RFC 9112 §2.2 allows a recipient to accept a bare LF line end; HAProxy does, proxyd
+    # refuses it (request smuggling through front ends that disagree on line ends).
+    "bare_lf": {"haproxy": 200, "proxyd": 400},
+    # obs-fold (RFC 9112 §5.2): HAProxy 2.6 replaces the fold by spaces and forwards; proxyd
+    # rejects it (allowed by the RFC: "reject ... with 400").
+    "obs_fold": {"haproxy": 200, "proxyd": 400},
+    # Content-Length with Transfer-Encoding (RFC 9112 §6.3): HAProxy drops Content-Length and
+    # forwards the chunked body; proxyd refuses (the RFC's "ought to be handled as an error").
+    "cl_te": {"haproxy": 200, "proxyd": 400},
+    # HTTP/1.1 request without Host (RFC 9112 §3.2 MUST be 400): HAProxy 2.6 forwards it.
+    "no_host": {"haproxy": 200, "proxyd": 400},
+    # More header lines than tune.http.maxhdr: HAProxy answers 400, proxyd 431 (RFC 6585).
+    "too_many_headers": {"haproxy": 400, "proxyd": 431},
+    # "HTTP/2.0" in an HTTP/1 request line: HAProxy 2.6 accepts it and forwards the request
+    # as HTTP/1.1 (200); proxyd answers 505 HTTP Version Not Supported (RFC 9110 §15.6.6).
+    "http20_version": {"haproxy": 200, "proxyd": 505},
+    # A request line longer than tune.bufsize: HAProxy 2.6 answers 400 (its parser just finds
+    # the buffer full); proxyd 414 URI Too Long (RFC 9112 §3).
+    "uri_too_long": {"haproxy": 400, "proxyd": 414},
+}
+
+
+def expect(key):
+    return EXPECT[key][TARGET]
+
+
+# ---------------------------------------------------------------------------------------
+# HTTP client: raw sockets, bounded reads.
+
+class Response:
+    def __init__(self):
+        self.version = self.reason = ""
+        self.status = 0
+        self.headers = []       # [(name, value)]
+        self.head = b""         # raw head, up to the empty line
+        self.body = b""         # de-chunked
+        self.chunked = False
+        self.until_close = False
+
+    def header(self, name):
+        """First value of header `name` (case-insensitive), or None."""
+        v = self.all(name)
+        return v[0] if v else None
+
+    def all(self, name):
+        return [v for n, v in self.headers if n.lower() == name.lower()]
+
+    def __repr__(self):
+        return "%d %s %r" % (self.status, self.reason, self.head[:300] + self.body[:200])
+
+
+class Client:
+    """One client connection; responses are parsed from a buffer that survives keep-alive."""
+
+    def __init__(self, port, src=None, timeout=IO_TIMEOUT):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        if src:
+            self.sock.bind((src, 0))
+        try:
+            self.sock.connect(("127.0.0.1", port))
+        except BaseException:
+            self.sock.close()
+            raise
+        self.buf = bytearray()
+        self.timeout = timeout
+        self._deadline = None
+        self.received = 0        # bytes read from the socket in total
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def close(self):
+        self.sock.close()
+
+    def _fill(self, what):
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("no %s within %.1fs; received so far: %r"
+                                 % (what, self.timeout, bytes(self.buf[:400])))
+        self.sock.settimeout(left)
+        try:
+            d = self.sock.recv(65536)
+        except socket.timeout:
+            raise AssertionError("no %s within %.1fs; received so far: %r"
+                                 % (what, self.timeout, bytes(self.buf[:400])))
+        except ConnectionResetError:
+            raise AssertionError("connection reset by the proxy while waiting for %s; received "
+                                 "so far: %r" % (what, bytes(self.buf[:400])))
+        if not d:
+            raise EOFError
+        self.received += len(d)
+        self.buf += d
+
+    def _take_until(self, sep, what):
+        while True:
+            i = self.buf.find(sep)
+            if i >= 0:
+                out = bytes(self.buf[:i + len(sep)])
+                del self.buf[:i + len(sep)]
+                return out
+            try:
+                self._fill(what)
+            except EOFError:
+                raise AssertionError("connection closed by the proxy while waiting for %s; "
+                                     "received: %r" % (what, bytes(self.buf[:400])))
+
+    def _take(self, n, what):
+        while len(self.buf) < n:
+            try:
+                self._fill(what)
+            except EOFError:
+                raise AssertionError("connection closed after %d of %d bytes of %s"
+                                     % (len(self.buf), n, what))
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def recv_exact(self, n, what, timeout=None):
+        """n raw bytes (a tunnel), bounded."""
+        self.timeout = timeout or IO_TIMEOUT
+        self._deadline = time.monotonic() + self.timeout
+        return self._take(n, what)
+
+    def response(self, head_request=False, timeout=None):
+        """The next response (an interim 1xx too). head_request: the request was HEAD."""
+        self.timeout = timeout or IO_TIMEOUT
+        self._deadline = time.monotonic() + self.timeout
+        r = Response()
+        r.head = self._take_until(b"\r\n\r\n", "response head")
+        lines = r.head[:-4].decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        assert len(parts) >= 2 and parts[0].startswith("HTTP/") and parts[1].isdigit(), \
+            "bad status line %r" % lines[0]
+        r.version, r.status = parts[0], int(parts[1])
+        r.reason = parts[2] if len(parts) > 2 else ""
+        for l in lines[1:]:
+            n, _, v = l.partition(":")
+            r.headers.append((n, v.strip()))
+        if head_request or r.status < 200 or r.status in (204, 304):
+            return r
+        te = ",".join(r.all("Transfer-Encoding")).lower()
+        if "chunked" in te:
+            r.chunked = True
+            body = bytearray()
+            while True:
+                line = self._take_until(b"\r\n", "chunk size line")
+                size = int(line.split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self._take_until(b"\r\n", "trailer") != b"\r\n":
+                        pass
+                    break
+                body += self._take(size, "chunk data")
+                assert self._take(2, "chunk CRLF") == b"\r\n", "chunk data not followed by CRLF"
+            r.body = bytes(body)
+        elif r.header("Content-Length") is not None:
+            r.body = self._take(int(r.header("Content-Length")), "response body")
+        else:
+            r.until_close = True
+            r.body = self.read_to_eof("close-delimited body")
+        return r
+
+    def read_to_eof(self, what="EOF", timeout=None):
+        """Everything until the proxy closes (a reset counts as a close)."""
+        self.timeout = timeout or IO_TIMEOUT
+        self._deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                self._fill(what)
+            except EOFError:
+                break
+            except AssertionError as e:
+                if "reset" in str(e):
+                    break
+                raise
+        out = bytes(self.buf)
+        self.buf.clear()
+        return out
+
+    def closed_within(self, timeout):
+        """True if the proxy closes the connection within timeout s with nothing more sent
+        (extra bytes fail the check)."""
+        try:
+            rest = self.read_to_eof("close", timeout)
+        except AssertionError:
+            return False
+        assert rest == b"", "unexpected bytes before the close: %r" % rest[:300]
+        return True
+
+
+def request(method="GET", path="/", headers=(), body=None, version="HTTP/1.1", host="test.local"):
+    """Raw request bytes; Content-Length is added for a body unless a framing header is given."""
+    lines = ["%s %s %s" % (method, path, version)]
+    if host is not None:
+        lines.append("Host: " + host)
+    lines += list(headers)
+    framed = any(x.lower().startswith(("content-length:", "transfer-encoding:")) for x in headers)
+    if body is not None and not framed:
+        lines.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+
+
+def fetch(port, raw, head_request=False, src=None, timeout=None):
+    """New connection, one request, one final response; the connection is then closed."""
+    c = Client(port, src=src)
+    try:
+        c.send(raw)
+        r = c.response(head_request, timeout)
+        while 100 <= r.status < 200 and r.status != 101:
+            r = c.response(head_request, timeout)
+        return r
+    finally:
+        c.close()
+
+
+def get(port, path="/", headers=(), **kw):
+    return fetch(port, request("GET", path, headers), **kw)
+
+
+def chunk_encode(data, size):
+    out = bytearray()
+    for off in range(0, len(data), size):
+        piece = data[off:off + size]
+        out += b"%x\r\n" % len(piece) + piece + b"\r\n"
+    return bytes(out + b"0\r\n\r\n")
+
+
+# ---------------------------------------------------------------------------------------
+# The proxy under test.
+
+def http_config(port, frontend=(), backends=None, global_lines=(), defaults=()):
+    """global + defaults (mode http, short timeouts) + frontend fe on 127.0.0.1:port + the
+    backends {name: [lines]}; the first backend is the default one unless the frontend
+    names a default_backend. Valid for proxyd and HAProxy alike, except the global
+    process-count line (nbproc for proxyd, nbthread for HAProxy 2.6, which removed nbproc)."""
+    g = ["nbthread 1" if TARGET == "haproxy" else "nbproc 1"] + list(global_lines)
+    out = "global\n" + "".join("    %s\n" % l for l in g)
+    d = ["mode http", "timeout connect 2s", "timeout client 10s", "timeout server 10s",
+         "timeout queue 5s", "timeout http-request 5s"]
+    # A later line of the same timeout overrides (both parsers keep the last one).
+    out += "\ndefaults\n" + "".join("    %s\n" % l for l in d + list(defaults))
+    backends = backends or {}
+    out += "\nfrontend fe\n    bind 127.0.0.1:%d\n" % port
+    out += "".join("    %s\n" % l for l in frontend)
+    if backends and not any(l.startswith("default_backend") for l in frontend):
+        out += "    default_backend %s\n" % next(iter(backends))
+    for name, lines in backends.items():
+        out += "\nbackend %s\n" % name + "".join("    %s\n" % l for l in lines)
+    return out
+
+
+def start(frontend=(), backends=None, global_lines=(), defaults=(), extra_args=()):
+    """Starts the target with http_config(); returns (instance, port)."""
+    budget_check()
+    port = h.free_port()
+    p = h.Proxyd(http_config(port, frontend, backends, global_lines, defaults), extra_args=extra_args)
+    p.start()
+    return p, port
+
+
+def one_backend(be, frontend=(), backend_lines=(), server_opts="", **kw):
+    """The target in front of one HttpBackend (server s1 in backend be)."""
+    return start(frontend, {"be": list(backend_lines) + ["server s1 %s%s" % (be.addr, server_opts)]}, **kw)
+
+
+def stop(p):
+    """Stops the target. HAProxy's master logs an [ALERT] for the worker it terminates
+    ("exited with code 143") and its exit code is not proxyd's: only other alerts count."""
+    if TARGET == "haproxy":
+        p.stop(expect_code=None, allow_alerts=True)
+        alerts = [l for l in p.log().splitlines()
+                  if "[ALERT]" in l and "exited with code 143" not in l]
+        assert not alerts, "[ALERT] in the log:\n" + "\n".join(alerts)
+    else:
+        p.stop()
+
+
+def budget_check():
+    if time.monotonic() - _t_start > SCRIPT_BUDGET:
+        raise AssertionError("not run: the script's %.0f s budget is spent (earlier checks "
+                             "waited for their timeouts)" % SCRIPT_BUDGET)
+
+
+def assert_status(r, status, what):
+    assert r.status == status, "%s: status %d, expected %d; response %r" % (what, r.status, status, r)
+
+
+def head_lines(raw):
+    return raw.decode("latin-1").split("\r\n")
+
+
+# ---------------------------------------------------------------------------------------
+# Proxying and connection management.
+
+def check_simple_get():
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    r = get(port, "/size/5000", ["X-Test: hello"])
+    assert_status(r, 200, "GET /size/5000")
+    assert r.body == pattern(5000), "body: %d bytes, differing from the 5000 the server sent" % len(r.body)
+    assert r.header("X-Server") == "s1" and r.header("X-Req") == "1", \
+        "server headers lost: %r" % r.headers
+    req = be.last()
+    assert req.method == "GET" and req.target == "/size/5000", "server saw %r" % req
+    assert req.header("X-Test") == ["hello"] and req.header("Host") == ["test.local"], \
+        "request headers at the server: %r" % req.headers
+    r = get(port, "/echo")
+    assert r.body.startswith(b"GET /echo HTTP/1.1\r\n"), "echoed request line: %r" % r.body[:100]
+    print("   5000-byte body intact; server saw %r" % req.headers)
+    stop(p)
+
+
+def check_client_keepalive():
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    c = Client(port)
+    seen = []
+    for i in range(5):
+        c.send(request("GET", "/size/%d" % (100 + i)))
+        r = c.response()
+        assert_status(r, 200, "request %d on one client connection" % (i + 1))
+        assert r.body == pattern(100 + i), "request %d: body differs" % (i + 1)
+        seen.append((r.header("X-Conn"), r.header("X-Req")))
+    c.close()
+    print("   5 requests on one client connection; (server conn, req#): %s" % seen)
+    assert [x[1] for x in seen] == ["1", "2", "3", "4", "5"] and len({x[0] for x in seen}) == 1, \
+        "keep-alive on both sides expected (one server connection, requests 1..5): %s" % seen
+    stop(p)
+
+
+def check_server_reuse_always():
+    """http-reuse always: an idle server connection is shared by the next client connection,
+    even for its first request (unlike 'safe')."""
+    be = HttpBackend("s1")
+    p, port = one_backend(be, backend_lines=["http-reuse always"])
+    conns = []
+    for i in range(5):
+        c = Client(port)
+        c.send(request("GET", "/r%d" % i))
+        r = c.response()
+        assert_status(r, 200, "client connection %d" % (i + 1))
+        conns.append(r.header("X-Conn"))
+        c.close()
+        time.sleep(0.05)
+    print("   5 sequential client connections -> server connections %s" % conns)
+    assert be.connections == 1, "http-reuse always: the server saw %d connections for 5 " \
+        "sequential client connections (expected 1): %s" % (be.connections, conns)
+    stop(p)
+
+
+def check_server_reuse_safe():
+    """http-reuse safe (the default): the first request of a client connection never goes
+    over a connection another client used, so sequential clients mean new connections."""
+    be = HttpBackend("s1")
+    p, port = one_backend(be, backend_lines=["http-reuse safe"])
+    conns = []
+    for i in range(3):
+        c = Client(port)
+        c.send(request("GET", "/r%d" % i))
+        r = c.response()
+        assert_status(r, 200, "client connection %d" % (i + 1))
+        conns.append(r.header("X-Conn"))
+        c.close()
+        time.sleep(0.05)
+    print("   3 sequential client connections -> server connections %s" % conns)
+    assert len(set(conns)) == 3, "http-reuse safe: first requests of 3 client connections " \
+        "shared server connections %s" % conns
+    stop(p)
+
+
+def check_http_server_close():
+    be = HttpBackend("s1")
+    p, port = one_backend(be, frontend=["option http-server-close"])
+    c = Client(port)
+    conns = []
+    for i in range(3):
+        c.send(request("GET", "/sc%d" % i))
+        r = c.response()
+        assert_status(r, 200, "request %d on one client connection" % (i + 1))
+        conns.append(r.header("X-Conn"))
+        req = be.last()
+        assert "close" in ",".join(req.header("Connection")).lower(), \
+            "server-side request should say Connection: close: %r" % req.headers
+    c.close()
+    print("   3 requests on one client connection -> server connections %s" % conns)
+    assert conns == ["1", "2", "3"] and be.connections == 3, \
+        "option http-server-close: expected one server connection per request, got %s" % conns
+    stop(p)
+
+
+def check_httpclose():
+    be = HttpBackend("s1")
+    p, port = one_backend(be, frontend=["option httpclose"])
+    c = Client(port)
+    c.send(request("GET", "/hc"))
+    r = c.response()
+    assert_status(r, 200, "GET with option httpclose")
+    conn_hdr = ",".join(r.all("Connection")).lower()
+    assert "close" in conn_hdr, "response lacks Connection: close: %r" % r.head
+    assert c.closed_within(IO_TIMEOUT), "the proxy did not close the client connection " \
+        "after the response (option httpclose)"
+    c.close()
+    print("   response says Connection: %s, then the proxy closed" % conn_hdr)
+    stop(p)
+
+
+def check_http10_close():
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    c = Client(port)
+    c.send(request("GET", "/size/300", version="HTTP/1.0"))
+    r = c.response()
+    assert_status(r, 200, "HTTP/1.0 GET")
+    assert r.body == pattern(300), "HTTP/1.0 body: %d bytes, differs" % len(r.body)
+    if not r.until_close:
+        assert c.closed_within(IO_TIMEOUT), "HTTP/1.0 client without keep-alive: the proxy did " \
+            "not close after the response (%r)" % r.head
+    c.close()
+    print("   HTTP/1.0 answered (%s, %s), then closed" % (r.version, "close-delimited" if r.until_close
+                                                        else "Content-Length"))
+    stop(p)
+
+
+# ---------------------------------------------------------------------------------------
+# Bodies.
+
+def check_chunked_request():
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    data = os.urandom(100000)
+    r = fetch(port, request("POST", "/up", ["Transfer-Encoding: chunked"], chunk_encode(data, 7000)))
+    assert_status(r, 200, "chunked POST")
+    req = be.last()
+    assert req.body == data, "server got %d payload bytes (chunked=%s), differing from the " \
+        "100000 sent" % (len(req.body), req.chunked)
+    assert r.header("X-Body-Sha256") == hashlib.sha256(data).hexdigest(), "server's digest differs"
+    print("   100000 bytes in 7000-byte chunks reached the server (%s)"
+          % ("chunked" if req.chunked else "de-chunked, Content-Length"))
+    stop(p)
+
+
+def check_chunked_response():
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    c = Client(port)
+    for n, k in ((100000, 3000), (1, 1), (0, 1)):
+        c.send(request("GET", "/chunked/%d?chunk=%d" % (n, k)))
+        r = c.response()
+        assert_status(r, 200, "chunked response of %d bytes" % n)
+        assert r.chunked or r.header("Content-Length") is not None, \
+            "chunked response turned into a close-delimited one: %r" % r.head
+        assert r.body == pattern(n), "chunked response: client got %d bytes, differing from the " \
+            "%d sent" % (len(r.body), n)
+    c.close()
+    print("   100000 / 1 / 0 bytes chunked, intact on one keep-alive connection")
+    stop(p)
+
+
+def check_content_length_1mib():
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    data = os.urandom(1 << 20)
+    c = Client(port)
+    errs = []
+
+    def send():
+        try:
+            c.send(request("POST", "/size/%d" % (1 << 20), body=data))
+        except OSError as e:
+            errs.append(e)
+    t = threading.Thread(target=send)
+    t.start()
+    try:
+        r = c.response(timeout=10)
+    finally:
+        t.join(10)
+        c.close()
+    assert not errs, "sending 1 MiB: %r" % errs
+    assert_status(r, 200, "POST 1 MiB")
+    req = be.last()
+    assert req.body == data, "server got %d body bytes, differing from the 1 MiB sent" % len(req.body)
+    assert r.header("Content-Length") == str(1 << 20), "Content-Length %r" % r.header("Content-Length")
+    assert r.body == pattern(1 << 20), "client got %d bytes, differing from the 1 MiB sent" % len(r.body)
+    print("   1 MiB each way, identical")
+    stop(p)
+
+
+def check_expect_100_continue():
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    c = Client(port)
+    body = b"hello world"
+    c.send(request("POST", "/ec", ["Expect: 100-continue", "Content-Length: %d" % len(body)]))
+    r = c.response()
+    assert_status(r, 100, "interim response to Expect: 100-continue (before the body is sent)")
+    c.send(body)
+    r = c.response()
+    assert_status(r, 200, "final response after the body")
+    assert be.last().body == body, "server got body %r" % be.last().body
+    c.send(request("GET", "/after"))
+    assert_status(c.response(), 200, "next request on the connection")
+    c.close()
+    print("   100 Continue, then body, then 200; connection still usable")
+    stop(p)
+
+
+def check_head_204_304_keepalive():
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    c = Client(port)
+    c.send(request("HEAD", "/size/1000"))
+    r = c.response(head_request=True)
+    assert_status(r, 200, "HEAD")
+    assert r.header("Content-Length") == "1000", "HEAD lost its Content-Length: %r" % r.head
+    for code in (204, 304):
+        c.send(request("GET", "/status/%d" % code))
+        r = c.response()
+        assert_status(r, code, "GET /status/%d" % code)
+    c.send(request("HEAD", "/chunked/500"))
+    assert_status(c.response(head_request=True), 200, "HEAD of a chunked resource")
+    c.send(request("GET", "/size/10"))
+    r = c.response()
+    assert_status(r, 200, "GET after HEAD/204/304/HEAD")
+    assert r.body == pattern(10), "the request after the bodiless responses got %r (a body " \
+        "was invented or left over)" % r.body
+    assert not c.buf, "unexpected extra bytes: %r" % bytes(c.buf)
+    c.close()
+    print("   HEAD, 204, 304, HEAD (chunked) then GET on one connection: all framed right")
+    stop(p)
+
+
+# A complete WebSocket handshake: HAProxy 2.6 answers 400 to "Upgrade: websocket" without
+# Sec-WebSocket-Key, and 502 to a 101 without Sec-WebSocket-Accept (the server computes it).
+WS_HEADERS = ["Connection: Upgrade", "Upgrade: websocket",
+              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"]
+
+
+def check_websocket_upgrade():
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    c = Client(port)
+    c.send(request("GET", "/ws", WS_HEADERS))
+    r = c.response()
+    assert_status(r, 101, "Upgrade: websocket")
+    assert "upgrade" in ",".join(r.all("Connection")).lower() and r.header("Upgrade"), \
+        "101 lacks Connection/Upgrade: %r" % r.head
+    for msg in (b"ping-1", os.urandom(65536), b"\x00\x01\x02 binary"):
+        c.send(msg)
+        got = c.recv_exact(len(msg), "echo through the tunnel")
+        assert got == msg, "tunnel echo differs (%d bytes sent)" % len(msg)
+    c.sock.shutdown(socket.SHUT_WR)
+    assert c.closed_within(IO_TIMEOUT), "tunnel not closed after the client's EOF reached the server"
+    c.close()
+    print("   101, then 3 messages (up to 64 KiB) echoed both ways, close propagated")
+    stop(p)
+
+
+def check_tunnel_timeout():
+    be = HttpBackend("s1")
+    p, port = one_backend(be, defaults=["timeout tunnel 1s"])
+    c = Client(port)
+    c.send(request("GET", "/ws", WS_HEADERS))
+    assert_status(c.response(), 101, "Upgrade")
+    c.send(b"x")
+    assert c.recv_exact(1, "echo") == b"x"
+    t0 = time.monotonic()
+    closed = c.closed_within(4)
+    dt = time.monotonic() - t0
+    c.close()
+    assert closed, "idle tunnel not closed within 4 s (timeout tunnel 1s, timeout client/server 10s)"
+    assert 0.7 <= dt <= 3.0, "idle tunnel closed after %.1f s, expected ~1 s (timeout tunnel)" % dt
+    print("   idle tunnel closed after %.2f s (timeout tunnel 1s)" % dt)
+    stop(p)
+
+
+# ---------------------------------------------------------------------------------------
+# Malformed requests: refused, never forwarded.
+
+def refused(raw, status, what, global_lines=()):
+    be = HttpBackend("s1")
+    p, port = one_backend(be, global_lines=global_lines)
+    c = Client(port)
+    try:
+        c.send(raw)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the proxy may answer and close before reading everything (a long line)
+    r = c.response()
+    assert_status(r, status, what)
+    if status >= 400:
+        # The proxy cannot find the next request after a framing error: it must close.
+        closed = c.closed_within(IO_TIMEOUT)
+        c.close()
+        assert closed, "%s: the proxy answered %d but did not close the connection" % (what, status)
+        assert not be.requests, \
+            "%s: answered %d but the server received it: %r" % (what, r.status, be.requests)
+    else:
+        c.close()
+        be.wait_requests(1)
+    print("   %s -> %d %s" % (what, r.status, r.reason))
+    stop(p)
+    return r, be
+
+
+def check_space_before_colon():
+    refused(b"GET / HTTP/1.1\r\nHost: test.local\r\nX-Bad : v\r\n\r\n", 400, "space before ':'")
+
+
+def check_bare_lf():
+    refused(b"GET / HTTP/1.1\nHost: test.local\nX-A: b\n\n", expect("bare_lf"), "bare LF line ends")
+
+
+def check_obs_fold():
+    r, be = refused(b"GET / HTTP/1.1\r\nHost: test.local\r\nX-Fold: a\r\n  b\r\n\r\n",
+                    expect("obs_fold"), "obs-fold header line")
+    if r.status == 200:
+        print("   server saw X-Fold: %r" % be.last().header("X-Fold"))
+
+
+def check_cl_and_te():
+    r, be = refused(b"POST / HTTP/1.1\r\nHost: test.local\r\nContent-Length: 3\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                    expect("cl_te"), "Content-Length with Transfer-Encoding")
+    if r.status == 200:
+        req = be.last()
+        assert req.body == b"hello" and not req.header("Content-Length"), \
+            "CL+TE accepted: the chunked body must win and Content-Length be dropped: %r %r" \
+            % (req.headers, req.body)
+
+
+def check_two_content_lengths():
+    refused(b"POST / HTTP/1.1\r\nHost: test.local\r\nContent-Length: 5\r\nContent-Length: 6\r\n"
+            b"\r\nhello!", 400, "two different Content-Length")
+
+
+def check_invalid_chunk_size():
+    refused(b"POST / HTTP/1.1\r\nHost: test.local\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"zz\r\nhello\r\n0\r\n\r\n", 400, "invalid chunk size 'zz'")
+
+
+def check_request_line_too_long():
+    refused(b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: test.local\r\n\r\n", expect("uri_too_long"),
+            "request line of 20 KB > tune.bufsize 16384", global_lines=["tune.bufsize 16384"])
+
+
+def check_too_many_headers():
+    hdrs = b"".join(b"X-H%d: v\r\n" % i for i in range(30))
+    refused(b"GET / HTTP/1.1\r\nHost: test.local\r\n" + hdrs + b"\r\n", expect("too_many_headers"),
+            "31 header lines > tune.http.maxhdr 20", global_lines=["tune.http.maxhdr 20"])
+
+
+def check_invalid_method():
+    refused(b"G(T / HTTP/1.1\r\nHost: test.local\r\n\r\n", 400, "'(' in the method")
+
+
+def check_bad_version():
+    refused(b"GET / HTTP/1.x\r\nHost: test.local\r\n\r\n", 400, "version HTTP/1.x")
+    refused(b"GET / HTTP/2.0\r\nHost: test.local\r\n\r\n", expect("http20_version"), "version HTTP/2.0")
+
+
+def check_missing_host():
+    refused(b"GET / HTTP/1.1\r\nX-A: b\r\n\r\n", expect("no_host"), "HTTP/1.1 without Host")
+
+
+# ---------------------------------------------------------------------------------------
+# Timeouts and server failures.
+
+def timed(fn):
+    t0 = time.monotonic()
+    r = fn()
+    return r, time.monotonic() - t0
+
+
+def check_http_request_timeout():
+    be = HttpBackend("s1")
+    p, port = one_backend(be, defaults=["timeout http-request 1s"])
+    c = Client(port)
+    c.send(b"GET /slow HTTP/1.1\r\nHost: test.local\r\n")  # no empty line: head incomplete
+    r, dt = timed(lambda: c.response(timeout=4))
+    c.close()
+    assert_status(r, 408, "incomplete head for more than timeout http-request 1s")
+    assert 0.7 <= dt <= 3.0, "408 after %.1f s, expected ~1 s" % dt
+    assert not be.requests, "the incomplete request reached the server"
+    print("   408 after %.2f s (timeout http-request 1s)" % dt)
+    stop(p)
+
+
+def check_server_timeout_504():
+    be = HttpBackend("s1")
+    p, port = one_backend(be, defaults=["timeout server 1s"])
+    r, dt = timed(lambda: get(port, "/hang", timeout=4))
+    assert_status(r, 504, "server never answers, timeout server 1s")
+    assert 0.7 <= dt <= 3.0, "504 after %.1f s, expected ~1 s" % dt
+    print("   504 after %.2f s (timeout server 1s)" % dt)
+    stop(p)
+
+
+def check_server_down_503():
+    dead = h.free_port()  # held by a UDP socket only: TCP connections are refused
+    p, port = start(backends={"be": ["retries 2", "server s1 127.0.0.1:%d" % dead]},
+                    defaults=["timeout connect 1s"])
+    r, dt = timed(lambda: get(port, "/", timeout=6))
+    assert_status(r, 503, "connection refused by the only server, retries 2")
+    print("   503 after %.2f s (connection refused, retries 2)" % dt)
+    assert dt <= 5, "503 took %.1f s" % dt
+    stop(p)
+
+
+def check_server_reset_502():
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    r = get(port, "/reset")
+    assert_status(r, 502, "server reset before any response byte")
+    # Once part of the response went out, the client sees it cut short, never a 502 glued on.
+    c = Client(port)
+    c.send(request("GET", "/reset-mid"))
+    r = c.response(head_request=True)  # the head only; then the body is cut
+    assert_status(r, 200, "server reset after the head (Content-Length 1000) and 100 bytes")
+    rest = c.read_to_eof("cut body")
+    c.close()
+    assert len(rest) < 1000 and b"HTTP/1" not in rest, "after the reset mid-body the client got " \
+        "%d bytes: %r" % (len(rest), rest[:200])
+    print("   reset before the response -> 502; reset mid-body -> head + %d bytes, then close" % len(rest))
+    stop(p)
+
+
+def check_maxconn_queue():
+    be = HttpBackend("s1")
+    p, port = one_backend(be, server_opts=" maxconn 1")
+    results = {}
+
+    def client(i):
+        try:
+            results[i] = get(port, "/delay/500", timeout=5)
+        except Exception as e:  # noqa: BLE001 - reported below
+            results[i] = e
+    ts = [threading.Thread(target=client, args=(i,)) for i in range(2)]
+    t0 = time.monotonic()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(8)
+    dt = time.monotonic() - t0
+    for i in range(2):
+        r = results.get(i)
+        assert isinstance(r, Response) and r.status == 200, "client %d: %r (expected to wait in " \
+            "the queue, then be served)" % (i, r)
+    assert be.max_busy == 1, "server maxconn 1, but %d requests were in service at once" % be.max_busy
+    assert dt >= 0.9, "2 requests of 0.5 s served in %.2f s: not one after the other" % dt
+    print("   2 concurrent requests served one after the other in %.2f s" % dt)
+    stop(p)
+
+
+def check_queue_timeout_503():
+    be = HttpBackend("s1")
+    p, port = one_backend(be, server_opts=" maxconn 1", defaults=["timeout queue 1s"])
+    first = {}
+    t = threading.Thread(target=lambda: first.setdefault("r", get(port, "/delay/2500", timeout=5)))
+    t.start()
+    be.wait_requests(1)
+    r, dt = timed(lambda: get(port, "/second", timeout=4))
+    t.join(6)
+    assert_status(r, 503, "second request queued longer than timeout queue 1s")
+    assert 0.7 <= dt <= 2.4, "503 after %.1f s, expected ~1 s" % dt
+    assert first.get("r") is not None and first["r"].status == 200, "first request: %r" % first.get("r")
+    assert len(be.requests) == 1, "the timed-out request reached the server: %r" % be.requests
+    print("   queued request -> 503 after %.2f s; the first one got its 200" % dt)
+    stop(p)
+
+
+def check_error_page_format():
+    """HAProxy's generated page: status line, Content-Type text/html, Cache-Control no-cache,
+    a short fixed HTML body. HAProxy 2.6 keeps the connection open after a 503 (no
+    Connection: close); whichever a target does, it must be consistent: a page saying
+    Connection: close is followed by the close, otherwise the next request is answered."""
+    dead = h.free_port()
+    p, port = start(backends={"be": ["server s1 127.0.0.1:%d" % dead]}, defaults=["retries 0"])
+    c = Client(port)
+    c.send(request("GET", "/"))
+    r = c.response()
+    assert_status(r, 503, "no server")
+    lines = head_lines(r.head)
+    assert lines[0] == "HTTP/1.1 503 Service Unavailable", "status line %r" % lines[0]
+    assert (r.header("Content-Type") or "").lower() == "text/html", "Content-Type %r" % r.header("Content-Type")
+    assert (r.header("Cache-Control") or "").lower() == "no-cache", "Cache-Control %r" % r.header("Cache-Control")
+    assert r.body == (b"<html><body><h1>503 Service Unavailable</h1>\n"
+                      b"No server is available to handle this request.\n</body></html>\n"), \
+        "body %r" % r.body
+    if "close" in ",".join(r.all("Connection")).lower():
+        assert c.closed_within(IO_TIMEOUT), "error page says Connection: close, but the proxy " \
+            "did not close"
+        after = "then closed"
+    else:
+        c.send(request("GET", "/again"))
+        r2 = c.response()
+        assert_status(r2, 503, "second request on the connection after a 503 without Connection: close")
+        after = "connection kept open, next request answered"
+    c.close()
+    print("   %s; %s" % (" | ".join(lines), after))
+    stop(p)
+
+
+def check_errorfile():
+    dead = h.free_port()
+    p = h.Proxyd()
+    ef = p.path("503.http")
+    page = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n" \
+        b"Cache-Control: no-cache\r\nConnection: close\r\n\r\ncustom page\n"
+    with open(ef, "wb") as f:
+        f.write(page)
+    port = h.free_port()
+    p.write_config(http_config(port, backends={"be": ["errorfile 503 %s" % ef, "retries 0",
+                                                       "server s1 127.0.0.1:%d" % dead]}))
+    p.start()
+    r = get(port, "/")
+    assert_status(r, 503, "no server, errorfile 503")
+    assert r.body == b"custom page\n" and (r.header("Content-Type") or "") == "text/plain", \
+        "errorfile not used: %r" % r
+    print("   errorfile page served: %r" % r.body)
+    stop(p)
+
+
+# ---------------------------------------------------------------------------------------
+# Routing and rules.
+
+def check_routing():
+    bes = {n: HttpBackend(n) for n in ("api", "host_a", "post", "def")}
+    fe = ["acl is_api path_beg /api",
+          "acl host_a hdr(host) -i a.example",
+          "acl is_post method POST",
+          "use_backend be_api if is_api",
+          "use_backend be_host_a if host_a",
+          "use_backend be_post if is_post",
+          "default_backend be_def"]
+    p, port = start(fe, {"be_" + n: ["server %s %s" % (n, b.addr)] for n, b in bes.items()})
+    cases = [(request("GET", "/api/v1"), "api"),
+             (request("GET", "/x", host="A.Example"), "host_a"),
+             (request("POST", "/x", body=b"1"), "post"),
+             (request("GET", "/apx"), "def"),
+             (request("GET", "/"), "def"),
+             (request("POST", "/api", body=b"1"), "api")]
+    got = []
+    for raw, want in cases:
+        r = fetch(port, raw)
+        assert_status(r, 200, raw.split(b"\r\n")[0].decode())
+        got.append(r.header("X-Server"))
+        assert r.header("X-Server") == want, "%r (%s) went to %s, expected %s" % (
+            raw.split(b"\r\n")[0], raw.split(b"\r\n")[1], r.header("X-Server"), want)
+    print("   path_beg / hdr(host) / method / default: %s" % got)
+    stop(p)
+
+
+def check_request_rules():
+    be = HttpBackend("s1")
+    fe = ["acl p_deny path /deny",
+          "acl p_429 path /busy",
+          "acl p_old path /old",
+          "acl p_pre path_beg /pre/",
+          "acl p_ret path /ret",
+          "http-request deny if p_deny",
+          "http-request deny deny_status 429 if p_429",
+          "http-request redirect location /x code 301 if p_old",
+          "http-request redirect prefix https://a.example if p_pre",
+          "http-request return status 200 content-type text/plain string ok if p_ret"]
+    p, port = one_backend(be, frontend=fe)
+    r = get(port, "/deny")
+    assert_status(r, 403, "http-request deny")
+    r = get(port, "/busy")
+    assert_status(r, 429, "http-request deny deny_status 429")
+    r = get(port, "/old")
+    assert_status(r, 301, "redirect location /x code 301")
+    assert r.header("Location") == "/x", "Location %r" % r.header("Location")
+    r = get(port, "/pre/q?a=1")
+    assert_status(r, 302, "redirect prefix (default code 302)")
+    assert r.header("Location") == "https://a.example/pre/q?a=1", "Location %r" % r.header("Location")
+    r = get(port, "/ret")
+    assert_status(r, 200, "http-request return")
+    assert r.body == b"ok" and (r.header("Content-Type") or "").startswith("text/plain"), \
+        "return: %r" % r
+    assert r.header("X-Server") is None, "http-request return reached the server"
+    time.sleep(0.1)
+    assert not be.requests, "denied/redirected/returned requests reached the server: %r" % be.requests
+    r = get(port, "/other")
+    assert_status(r, 200, "a request matching no rule")
+    print("   deny 403, deny_status 429, redirect 301 /x, prefix 302, return 200 'ok'; none forwarded")
+    stop(p)
+
+
+def check_header_rules():
+    be = HttpBackend("s1")
+    fe = ["http-request set-header X-Set set-value",
+          "http-request add-header X-Add added",
+          "http-request del-header X-Del",
+          "http-request replace-header X-Rep ^old-(.*)$ new-\\1",
+          "http-response set-header X-Resp resp-value"]
+    p, port = one_backend(be, frontend=fe)
+    r = get(port, "/", ["X-Set: client", "X-Add: client", "X-Del: gone", "X-del: gone2",
+                        "X-Rep: old-abc"])
+    assert_status(r, 200, "GET with header rules")
+    req = be.last()
+    problems = []
+    if req.header("X-Set") != ["set-value"]:
+        problems.append("X-Set %r (expected ['set-value'])" % req.header("X-Set"))
+    if req.header("X-Add") != ["client", "added"]:
+        problems.append("X-Add %r (expected ['client', 'added'])" % req.header("X-Add"))
+    if req.header("X-Del"):
+        problems.append("X-Del %r (expected none)" % req.header("X-Del"))
+    if req.header("X-Rep") != ["new-abc"]:
+        problems.append("X-Rep %r (expected ['new-abc'])" % req.header("X-Rep"))
+    if r.all("X-Resp") != ["resp-value"]:
+        problems.append("response X-Resp %r (expected ['resp-value'])" % r.all("X-Resp"))
+    assert not problems, "; ".join(problems) + "\nserver saw:\n" + req.head.decode("latin-1")
+    print("   set/add/del/replace-header at the server, http-response set-header at the client")
+    stop(p)
+
+
+def check_forwardfor():
+    be = HttpBackend("s1")
+    p, port = one_backend(be, frontend=["option forwardfor"])
+    assert_status(get(port, "/"), 200, "GET with option forwardfor")
+    xff = be.last().header("X-Forwarded-For")
+    assert xff == ["127.0.0.1"], "X-Forwarded-For at the server: %r" % xff
+    stop(p)
+    be2 = HttpBackend("s2")
+    p2, port2 = one_backend(be2, frontend=["option forwardfor except 127.0.0.0/8"])
+    assert_status(get(port2, "/"), 200, "GET with forwardfor except")
+    xff2 = be2.last().header("X-Forwarded-For")
+    assert xff2 == [], "option forwardfor except 127.0.0.0/8: X-Forwarded-For %r added" % xff2
+    print("   X-Forwarded-For: 127.0.0.1; none with except 127.0.0.0/8")
+    stop(p2)
+
+
+# ---------------------------------------------------------------------------------------
+# Load balancing.
+
+def three_servers(balance):
+    bes = [HttpBackend(n) for n in ("a", "b", "c")]
+    p, port = start(backends={"be": ["balance %s" % balance] +
+                              ["server %s %s" % (b.name, b.addr) for b in bes]})
+    return bes, p, port
+
+
+def check_balance_uri():
+    bes, p, port = three_servers("uri")
+    where = {}
+    for rnd in range(3):
+        for i in range(12):
+            r = get(port, "/u/%d?q=%d" % (i, rnd))  # balance uri hashes the path only
+            assert_status(r, 200, "/u/%d" % i)
+            where.setdefault(i, set()).add(r.header("X-Server"))
+    split = {i: s for i, s in where.items() if len(s) > 1}
+    used = set().union(*where.values())
+    print("   12 URIs x 3: %s" % {i: "".join(sorted(s)) for i, s in where.items()})
+    assert not split, "balance uri: the same URI went to several servers: %s" % split
+    assert len(used) >= 2, "balance uri: 12 URIs all went to %s" % used
+    stop(p)
+
+
+def check_balance_source():
+    bes, p, port = three_servers("source")
+    where = {}
+    for rnd in range(3):
+        for i in range(1, 13):
+            src = "127.0.0.%d" % i
+            r = get(port, "/s%d" % rnd, src=src)
+            assert_status(r, 200, "from %s" % src)
+            where.setdefault(src, set()).add(r.header("X-Server"))
+    split = {s: v for s, v in where.items() if len(v) > 1}
+    used = set().union(*where.values())
+    print("   12 sources x 3: %s" % {s.split(".")[-1]: "".join(sorted(v)) for s, v in where.items()})
+    assert not split, "balance source: one source address went to several servers: %s" % split
+    assert len(used) >= 2, "balance source: 12 addresses all went to %s" % used
+    stop(p)
+
+
+def check_balance_leastconn():
+    bes = [HttpBackend(n) for n in ("a", "b")]
+    p, port = start(backends={"be": ["balance leastconn"] +
+                              ["server %s %s" % (b.name, b.addr) for b in bes]})
+    slow = {}
+    t = threading.Thread(target=lambda: slow.setdefault("r", get(port, "/delay/1500", timeout=4)))
+    t.start()
+    h.wait_until(lambda: sum(len(b.requests) for b in bes) == 1, 3, "the slow request at a server")
+    busy = [b.name for b in bes if b.requests][0]
+    seq = [get(port, "/quick%d" % i, ["Connection: close"]).header("X-Server") for i in range(4)]
+    t.join(5)
+    print("   server %s busy with a slow request; 4 quick ones went to %s" % (busy, seq))
+    assert busy not in seq, "balance leastconn: quick requests sent to the busy server %s: %s" % (busy, seq)
+    assert slow.get("r") is not None and slow["r"].status == 200, "slow request: %r" % slow.get("r")
+    stop(p)
+
+
+# ---------------------------------------------------------------------------------------
+# Statistics.
+
+def master_cli(sock, cmd, timeout=IO_TIMEOUT):
+    """One command on the master CLI socket; the answer up to the master's close. HAProxy's
+    socket may refuse a connection right after "Loading success.": retried, bounded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(sock)
+            break
+        except (ConnectionRefusedError, FileNotFoundError):
+            s.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    s.sendall(cmd.encode() + b"\n")
+    s.shutdown(socket.SHUT_WR)
+    out = bytearray()
+    try:
+        while time.monotonic() < deadline:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except socket.timeout:
+        pass
+    finally:
+        s.close()
+    return out.decode("utf-8", "replace")
+
+
+def stat_rows(text):
+    lines = [l for l in text.splitlines() if l and not l.startswith("# worker")]
+    assert lines and lines[0].startswith("# pxname,svname,"), "show stat answered:\n" + text[:500]
+    names = lines[0][2:].split(",")
+    return {(d["pxname"], d["svname"]): d
+            for d in (dict(zip(names, r)) for r in csv.reader(lines[1:]))}
+
+
+def check_show_stat_after_502():
+    be = HttpBackend("s1")
+    port = h.free_port()
+    p = h.Proxyd(extra_args=())
+    sock = p.path("master.sock")
+    p.extra_args = ["-S", sock]
+    p.write_config(http_config(port, backends={"be": ["server s1 %s" % be.addr]}))
+    p.start()
+    assert_status(get(port, "/ok"), 200, "first request")
+    assert_status(get(port, "/reset"), 502, "server reset")
+    out = master_cli(sock, "@1 show stat")
+    rows = stat_rows(out)
+    fe, bk, sv = rows.get(("fe", "FRONTEND")), rows.get(("be", "BACKEND")), rows.get(("be", "s1"))
+    assert fe and bk and sv, "rows fe/FRONTEND, be/BACKEND, be/s1 expected:\n" + out
+    vals = {k: {c: r.get(c) for c in ("hrsp_2xx", "hrsp_5xx", "eresp", "req_tot")}
+            for k, r in (("fe", fe), ("be", bk), ("s1", sv))}
+    print("   %s; server saw %d connection(s), %r" % (vals, be.connections, be.requests))
+    assert fe["hrsp_5xx"] == "1" and fe["hrsp_2xx"] == "1", "frontend hrsp_2xx/hrsp_5xx: %s" % vals["fe"]
+    assert bk["hrsp_5xx"] == "1", "backend hrsp_5xx: %s" % vals["be"]
+    assert int(bk["eresp"] or 0) >= 1 and int(sv["eresp"] or 0) >= 1, "eresp (backend, server) " \
+        "should count the reset response: %s" % vals
+    stop(p)
+
+
+def main():
+    checks = [
+        ("simple GET proxied intact", check_simple_get),
+        ("client keep-alive: 5 requests on one connection", check_client_keepalive),
+        ("server reuse: http-reuse always", check_server_reuse_always),
+        ("server reuse: http-reuse safe, first requests", check_server_reuse_safe),
+        ("option http-server-close: one server connection per request", check_http_server_close),
+        ("option httpclose: Connection: close, then closed", check_httpclose),
+        ("HTTP/1.0 client without keep-alive is closed", check_http10_close),
+        ("chunked request body forwarded intact", check_chunked_request),
+        ("chunked response forwarded intact", check_chunked_response),
+        ("Content-Length 1 MiB both ways", check_content_length_1mib),
+        ("Expect: 100-continue", check_expect_100_continue),
+        ("HEAD / 204 / 304 then another request", check_head_204_304_keepalive),
+        ("WebSocket upgrade: 101 then bytes both ways", check_websocket_upgrade),
+        ("timeout tunnel closes an idle upgraded connection", check_tunnel_timeout),
+        ("malformed: space before colon -> 400", check_space_before_colon),
+        ("malformed: bare LF (per target)", check_bare_lf),
+        ("malformed: obs-fold (per target)", check_obs_fold),
+        ("malformed: Content-Length + Transfer-Encoding (per target)", check_cl_and_te),
+        ("malformed: two different Content-Length -> 400", check_two_content_lengths),
+        ("malformed: invalid chunk size -> 400", check_invalid_chunk_size),
+        ("malformed: request line > tune.bufsize (per target)", check_request_line_too_long),
+        ("malformed: too many headers (per target)", check_too_many_headers),
+        ("malformed: invalid method character -> 400", check_invalid_method),
+        ("malformed: bad version -> 400 / HTTP/2.0 (per target)", check_bad_version),
+        ("malformed: HTTP/1.1 without Host (per target)", check_missing_host),
+        ("timeout http-request -> 408", check_http_request_timeout),
+        ("timeout server -> 504", check_server_timeout_504),
+        ("server down -> 503 after retries", check_server_down_503),
+        ("server reset -> 502; mid-body reset cuts the body", check_server_reset_502),
+        ("server maxconn 1: second request queued then served", check_maxconn_queue),
+        ("timeout queue -> 503", check_queue_timeout_503),
+        ("error page format (503)", check_error_page_format),
+        ("errorfile 503 replaces the page", check_errorfile),
+        ("routing: path_beg, hdr(host), method, default_backend", check_routing),
+        ("http-request deny/deny_status/redirect/return", check_request_rules),
+        ("set/add/del/replace-header, http-response set-header", check_header_rules),
+        ("option forwardfor [except]", check_forwardfor),
+        ("balance uri: same URI, same server", check_balance_uri),
+        ("balance source: same address, same server", check_balance_source),
+        ("balance leastconn avoids the busy server", check_balance_leastconn),
+        ("show stat counts the 502 (hrsp_5xx, eresp)", check_show_stat_after_502),
+    ]
+    only = os.environ.get("HTTP_TEST_ONLY")  # a substring of check names, to run a few
+    if only:
+        checks = [c for c in checks if only.lower() in c[0].lower()]
+    h.run_checks("test_http [%s]" % TARGET, checks)
+
+
+if __name__ == "__main__":
+    main()
