@@ -508,11 +508,12 @@ void fill_common(Row& r, const StatCtx& cx, const std::string& px, const std::st
     r[col::Type] = mk_u32(kOriginConfig | kScopeService, type);
 }
 
-void fill_http(Row& r, bool http) {
+void fill_http(Row& r, bool http, const Counters& k) {
     if (!http)
         return;  // HAProxy leaves the HTTP columns empty in TCP mode
+    int i = 0;
     for (int c : {col::Hrsp1xx, col::Hrsp2xx, col::Hrsp3xx, col::Hrsp4xx, col::Hrsp5xx, col::HrspOther})
-        r[static_cast<size_t>(c)] = mk_u64(kNatureCounter, 0);
+        r[static_cast<size_t>(c)] = mk_u64(kNatureCounter, k.hrsp[i++]);
 }
 
 // Columns left empty although HAProxy fills them, because proxyd does not measure them:
@@ -539,15 +540,15 @@ Row frontend_row(const ProxyView& p, const StatCtx& cx, unsigned iid) {
     r[col::RateMax] = mk_u32(kNatureMax, c.rate_max);
     r[col::WRew] = mk_u64(kNatureCounter, 0);
     r[col::EInt] = mk_u64(kNatureCounter, 0);
-    fill_http(r, http);
+    fill_http(r, http, c);
     if (http) {
-        r[col::Intercepted] = mk_u64(kNatureCounter, 0);
+        r[col::Intercepted] = mk_u64(kNatureCounter, c.intercepted);
         r[col::CacheLookups] = mk_u64(kNatureCounter, 0);
         r[col::CacheHits] = mk_u64(kNatureCounter, 0);
     }
-    r[col::ReqRate] = mk_u32(kNatureRate, 0);
-    r[col::ReqRateMax] = mk_u32(kNatureMax, 0);
-    r[col::ReqTot] = mk_u64(kNatureCounter, 0);
+    r[col::ReqRate] = mk_u32(kNatureRate, http ? c.req_rate.rate(cx.now_steady) : 0);
+    r[col::ReqRateMax] = mk_u32(kNatureMax, c.req_rate_max);
+    r[col::ReqTot] = mk_u64(kNatureCounter, c.req_tot);
     for (int k : {col::CompIn, col::CompOut, col::CompByp, col::CompRsp})
         r[static_cast<size_t>(k)] = mk_u64(kNatureCounter, 0);
     // A TCP proxy has one session per connection: the connection columns mirror them.
@@ -600,9 +601,9 @@ Row server_row(const ProxyView& p, const ServerView& s, const StatCtx& cx, unsig
     r[col::LbTot] = mk_u64(kNatureCounter, c.lbtot);
     r[col::Rate] = mk_u32(kNatureRate, c.rate.rate(cx.now_steady));
     r[col::RateMax] = mk_u32(kNatureMax, c.rate_max);
-    fill_http(r, p.conf->mode == common::ProxyMode::Http);
+    fill_http(r, p.conf->mode == common::ProxyMode::Http, c);
     if (p.conf->mode == common::ProxyMode::Http)
-        r[col::ReqTot] = mk_u64(kNatureCounter, 0);
+        r[col::ReqTot] = mk_u64(kNatureCounter, c.req_tot);
     r[col::CliAbrt] = mk_u64(kNatureCounter, c.cli_aborts);
     r[col::SrvAbrt] = mk_u64(kNatureCounter, c.srv_aborts);
     if (cx.legends) {
@@ -673,9 +674,9 @@ Row backend_row(const ProxyView& p, const std::vector<ProxyView>& all, const Sta
     if (cx.legends)
         r[col::Algo] = mk_str(kOriginConfig | kScopeService, "roundrobin");
     const bool http = p.conf->mode == common::ProxyMode::Http;
-    fill_http(r, http);
+    fill_http(r, http, c);
     if (http) {
-        r[col::ReqTot] = mk_u64(kNatureCounter, 0);
+        r[col::ReqTot] = mk_u64(kNatureCounter, c.req_tot);
         r[col::CacheLookups] = mk_u64(kNatureCounter, 0);
         r[col::CacheHits] = mk_u64(kNatureCounter, 0);
     }

@@ -23,7 +23,6 @@ namespace proxyd::worker {
 using namespace proxyd::common;
 
 namespace {
-constexpr size_t kBufSize = 16384;
 constexpr size_t kPipeSize = 65536;  // default pipe capacity
 constexpr int kAcceptBatch = 64;
 constexpr auto kNever = Clock::time_point::max();
@@ -45,6 +44,9 @@ Runtime::Runtime(std::shared_ptr<const Config> cfg, int control_fd, uint32_t gen
     : cfg_(std::move(cfg)), generation_(generation), index_(index), ctl_(control_fd) {
     now_ = Clock::now();
     started_ = now_;
+    buf_size_ = cfg_->global.tune_bufsize;
+    http_opts_.bufsize = buf_size_;
+    http_opts_.max_headers = static_cast<size_t>(cfg_->global.tune_maxhdr);
     start_unix_ = static_cast<int64_t>(::time(nullptr));
     std::unordered_map<std::string, Backend*> by_name;
     for (auto& p : cfg_->proxies) {
@@ -57,7 +59,7 @@ Runtime::Runtime(std::shared_ptr<const Config> cfg, int control_fd, uint32_t gen
             srv.conf = &s;
             srv.admin = s.disabled ? AdminState::Maint : AdminState::Ready;
             srv.weight = s.weight;
-            be->servers.push_back(srv);
+            be->servers.push_back(std::move(srv));
             ServerSlot slot;
             slot.weight = s.weight;
             slot.maxconn = s.maxconn;
@@ -235,7 +237,9 @@ int Runtime::run() {
                     on_accept(*l);
         }
         run_timers();
+        purge_idle();
         graveyard_.clear();
+        idle_graveyard_.clear();
         if (stopping_ && conns_.empty())
             done_ = true;
     }
@@ -252,6 +256,7 @@ void Runtime::on_event(Endpoint* ep, uint32_t events) noexcept {
     }
     case Endpoint::Kind::Control: on_control(); return;
     case Endpoint::Kind::Signal: on_signal(); return;
+    case Endpoint::Kind::IdleServer: on_idle_event(*static_cast<IdleConn*>(ep->owner)); return;
     case Endpoint::Kind::Client:
     case Endpoint::Kind::Server: break;
     }
@@ -300,6 +305,11 @@ void Runtime::on_accept(Listener& l) noexcept {
         c->cli.last_io = now_;
         c->scheduled = kNever;
         c->src = sockaddr_to_string(reinterpret_cast<sockaddr*>(&ss), len);
+        c->src_addr = ss;
+        if (fe.conf->mode == ProxyMode::Http) {
+            socklen_t dl = sizeof c->dst_addr;
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&c->dst_addr), &dl);
+        }
         c->accepted = now_;
         if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
             int one = 1;
@@ -333,9 +343,9 @@ Buffer Runtime::make_buffer() {
         b.data = std::move(buffer_pool_.back());
         buffer_pool_.pop_back();
     } else {
-        b.data = std::make_unique<char[]>(kBufSize);
+        b.data = std::make_unique<char[]>(buf_size_);
     }
-    b.cap = kBufSize;
+    b.cap = buf_size_;
     return b;
 }
 
@@ -350,6 +360,10 @@ void Runtime::start_conn(Conn& c) noexcept {
     c.c2s = make_buffer();
     c.s2c = make_buffer();
     c.phase_start = now_;
+    if (c.fe->conf->mode == ProxyMode::Http) {
+        http_start(c);
+        return;
+    }
     if (c.be)
         c.be->counters.open(std::chrono::duration_cast<std::chrono::seconds>(now_.time_since_epoch()).count());
     if (!c.be || c.be->servers.empty()) {
@@ -433,6 +447,10 @@ void Runtime::on_connect_result(Conn& c) noexcept {
         connect_failed(c, std::strerror(err));
         return;
     }
+    if (c.http) {
+        c.http->info.t.Tc = std::chrono::duration_cast<std::chrono::milliseconds>(now_ - c.phase_start).count();
+        c.http->req_sent = now_;
+    }
     c.phase = Phase::Established;
     c.phase_start = now_;
     c.srv.last_io = now_;
@@ -458,7 +476,10 @@ void Runtime::connect_failed(Conn& c, const char* why) noexcept {
     int failed = c.server;
     release_server(c);
     if (c.attempts > c.be->conf->retries) {
-        close_conn(c, "connection to server failed, retries exhausted");
+        if (c.http)
+            http_error(c, 503, 'S', 'C', "connection to server failed, retries exhausted");
+        else
+            close_conn(c, "connection to server failed, retries exhausted");
         return;
     }
     int chosen = -1;
@@ -474,7 +495,12 @@ void Runtime::connect_failed(Conn& c, const char* why) noexcept {
         c.be->queue.push_back(c.id);
         update_deadline(c);
         return;
-    case PickResult::NoServer: close_conn(c, "no server available"); return;
+    case PickResult::NoServer:
+        if (c.http)
+            http_error(c, 503, 'S', 'C', "no server available");
+        else
+            close_conn(c, "no server available");
+        return;
     }
 }
 
@@ -500,7 +526,7 @@ bool Runtime::transfer(Conn& c, Side& a, Side& b, Buffer& buf, Pipe& p, bool to_
                 // message saved). Not once the peer's FIN was reported: that needs the 0 read.
                 if (static_cast<size_t>(n) < room && !a.rdhup)
                     a.readable = false;
-                if (static_cast<size_t>(n) == room && room == kBufSize && can_send)
+                if (static_cast<size_t>(n) == room && room == buf_size_ && can_send)
                     acquire_pipe(p);
             } else if (n == 0) {
                 a.rd_eof = true;
@@ -611,6 +637,10 @@ void Runtime::release_pipe(Pipe& p) noexcept {
 }
 
 void Runtime::pump(Conn& c) noexcept {
+    if (c.http) {
+        http_pump(c);
+        return;
+    }
     bool progress = true;
     while (progress && c.phase != Phase::Closed) {
         progress = false;
@@ -634,6 +664,8 @@ void Runtime::pump(Conn& c) noexcept {
 }
 
 Clock::time_point Runtime::deadline_of(const Conn& c) const {
+    if (c.http)
+        return http_deadline(c);
     const Timeouts& t = c.be ? c.be->conf->timeouts : c.fe->conf->timeouts;
     const Timeouts& ft = c.fe->conf->timeouts;
     switch (c.phase) {
@@ -653,7 +685,8 @@ Clock::time_point Runtime::deadline_of(const Conn& c) const {
             d = std::min(d, c.srv.last_io + ms(*t.server));
         return d;
     }
-    case Phase::Closed: return kNever;
+    case Phase::Closed:
+    case Phase::Idle: return kNever;
     }
     return kNever;
 }
@@ -688,11 +721,16 @@ void Runtime::run_timers() noexcept {
 }
 
 void Runtime::expire(Conn& c) noexcept {
+    if (c.http) {
+        http_expire(c);
+        return;
+    }
     switch (c.phase) {
     case Phase::Queued: close_conn(c, "timeout queue"); break;
     case Phase::Connecting: connect_failed(c, "timeout connect"); break;
     case Phase::Established: close_conn(c, "inactivity timeout"); break;
-    case Phase::Closed: break;
+    case Phase::Closed:
+    case Phase::Idle: break;
     }
 }
 
@@ -726,6 +764,8 @@ void Runtime::dequeue(Backend& be) noexcept {
         connect_server(c);
     }
 }
+
+void Runtime::log_stream(const Conn&, const StreamInfo&) noexcept {}
 
 void Runtime::close_conn(Conn& c, const char* why) noexcept {
     if (c.phase == Phase::Closed)

@@ -14,10 +14,13 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/http_head.h"
+#include "common/stream_info.h"
 #include "common/unique_fd.h"
 #include "common/control.h"
 #include "worker/balancer.h"
 #include "worker/cli_commands.h"
+#include "worker/http1.h"
 #include "worker/stats.h"
 
 namespace proxyd::worker {
@@ -29,7 +32,7 @@ struct Backend;
 
 // What an epoll event refers to (epoll_event.data.ptr).
 struct Endpoint {
-    enum class Kind { Listener, Client, Server, Control, Signal } kind;
+    enum class Kind { Listener, Client, Server, Control, Signal, IdleServer } kind;
     void* owner = nullptr;
 };
 
@@ -51,8 +54,17 @@ struct Frontend {
     Counters counters;
 };
 
+// An idle keep-alive connection to a server, parked in the server's pool (http-reuse).
+struct IdleConn {
+    Endpoint ep{Endpoint::Kind::IdleServer, nullptr};
+    common::UniqueFd fd;
+    struct Server* server = nullptr;
+    std::chrono::steady_clock::time_point since{};
+};
+
 struct Server {
     const common::ServerConf* conf = nullptr;
+    std::vector<std::unique_ptr<IdleConn>> idle;  // mode http: reusable connections
     Counters counters;
     AdminState admin = AdminState::Ready;
     int weight = 1;
@@ -69,8 +81,10 @@ struct Backend {
     uint64_t local_ticket = 0;      // when no shared memory is attached
 };
 
-// Connection phases; recorded at close for the "who ended it, when" debug log.
-enum class Phase { Queued, Connecting, Established, Closed };
+// Connection phases (of the server side, in mode http); recorded at close for the debug log.
+// Idle: mode http, no server connection in use (waiting for or parsing a request, or answering
+// locally).
+enum class Phase { Queued, Connecting, Established, Closed, Idle };
 
 struct Buffer {
     std::unique_ptr<char[]> data;
@@ -94,7 +108,59 @@ struct Side {
     bool readable = false, writable = false;  // cached edge-triggered readiness
     bool rd_eof = false, wr_shut = false;
     bool rdhup = false;  // the peer's FIN/RST was reported: read until 0, never stop on a short read
+    bool error = false;  // mode http: a read or write failed (reset)
     Clock::time_point last_io{};
+};
+
+// One direction of an HTTP exchange: a head to send, then body bytes "approved" for forwarding
+// at the start of the buffer (framing checked), until the message ends.
+struct HttpDir {
+    HttpDir(Http1Kind k, const Http1Options& o) : chunks(k, o), trailers(k, o) {}
+    std::string head_out;      // serialized head(s) still to send, from head_off
+    size_t head_off = 0;
+    BodyFraming framing = BodyFraming::None;
+    uint64_t left = 0;         // ContentLength: body bytes not yet approved
+    ChunkedDecoder chunks;
+    Http1Parser trailers;
+    bool in_trailers = false;  // chunked: parsing the trailer section
+    bool done = false;         // the whole message is approved
+    size_t approved = 0;       // bytes at the buffer's start that may be sent
+    bool head_pending() const { return head_off < head_out.size(); }
+};
+
+enum class HttpPhase : uint8_t {
+    WaitRequest,  // reading a request head (or idle between requests)
+    Exchange,     // request accepted: server side queued/connecting/exchanging
+    Tunnel,       // after 101 or a 2xx to CONNECT: bytes both ways
+    LocalReply,   // sending a response proxyd built, then closing
+    Lingering,    // response sent, write side shut: draining input until the client closes
+};
+
+struct HttpTxn {
+    explicit HttpTxn(const Http1Options& o)
+        : req_parser(Http1Kind::Request, o), res_parser(Http1Kind::Response, o), rq(Http1Kind::Request, o),
+          rs(Http1Kind::Response, o) {}
+    HttpPhase hphase = HttpPhase::WaitRequest;
+    Http1Parser req_parser, res_parser;
+    std::string req_raw, res_raw;  // copies of the heads (the HttpHeads point into them)
+    common::HttpHead req, res;
+    HttpDir rq, rs;                // request (to the server), response (to the client)
+    Http1Head req_info, res_info;  // parser results
+    unsigned requests = 0;         // requests seen on this client connection
+    bool have_req = false, have_res = false;
+    bool client_keep_alive = false;  // keep the client connection after this response
+    bool server_keep_alive = false;  // the server connection can be reused after it
+    bool reused = false;           // this request went over a reused server connection
+    bool retried_reuse = false;
+    bool res_sent_any = false;     // a response byte went to the client
+    bool close_after = false;      // local reply: close once sent
+    int status = -1;               // status sent to the client
+    Clock::time_point req_start{}, idle_start{}, req_sent{}, res_head_at{};
+    int64_t req_start_unix_us = 0;
+    struct Backend* idle_backend = nullptr;  // backend of the idle server connection kept
+    common::StreamInfo info;
+    std::string scratch;
+    char term[2] = {'-', '-'};
 };
 
 struct Conn {
@@ -112,9 +178,12 @@ struct Conn {
     std::string src;
     Clock::time_point accepted{};
     uint64_t bytes_in = 0, bytes_out = 0;
+    sockaddr_storage src_addr{}, dst_addr{};
+    std::unique_ptr<HttpTxn> http;  // mode http
+    int idle_server = -1;           // mode http: srv holds an idle connection to this server
 };
 
-class Runtime : public WorkerView {
+class Runtime : public WorkerView, public common::ProxyStateView {
 public:
     Runtime(std::shared_ptr<const common::Config> cfg, int control_fd, uint32_t generation, uint32_t index);
     ~Runtime();
@@ -132,6 +201,8 @@ public:
     std::vector<ProxyView> proxies() override;
     std::vector<SessionView> sessions() const override;
     void server_changed(const std::string& backend, const std::string& server) override;
+    // ProxyStateView (nbsrv() for ACLs)
+    int nbsrv(std::string_view backend) const override;
 
 private:
     void on_event(Endpoint* ep, uint32_t events) noexcept;
@@ -165,6 +236,32 @@ private:
     Buffer make_buffer();
     void recycle_buffer(Buffer& b);
 
+    // mode http (http_stream.cpp)
+    void http_start(Conn& c) noexcept;
+    void http_pump(Conn& c) noexcept;
+    bool http_read(Conn& c, Side& s, Buffer& b, bool* progress) noexcept;
+    bool http_send(Conn& c, Side& to, HttpDir& d, Buffer& b, bool to_server, bool* progress) noexcept;
+    bool http_approve(Conn& c, HttpDir& d, Buffer& b, bool request) noexcept;
+    void http_parse_request(Conn& c) noexcept;
+    void http_on_request(Conn& c) noexcept;
+    void http_parse_response(Conn& c) noexcept;
+    void http_on_response(Conn& c) noexcept;
+    void http_route(Conn& c) noexcept;
+    void http_use_server(Conn& c) noexcept;
+    void http_local_reply(Conn& c, int status, std::string_view bytes, char t0, char t1) noexcept;
+    void http_error(Conn& c, int status, char t0, char t1, const char* why) noexcept;
+    void http_server_failed(Conn& c, const char* why) noexcept;
+    void http_end_of_exchange(Conn& c) noexcept;
+    void http_drop_server(Conn& c, bool reusable) noexcept;
+    void http_fill_info(Conn& c) noexcept;
+    void http_log(Conn& c) noexcept;
+    Clock::time_point http_deadline(const Conn& c) const;
+    void http_expire(Conn& c) noexcept;
+    void on_idle_event(IdleConn& ic) noexcept;
+    void purge_idle() noexcept;
+    Backend* find_backend(std::string_view name) noexcept;
+    void log_stream(const Conn& c, const common::StreamInfo& s) noexcept;
+
     std::shared_ptr<const common::Config> cfg_;
     uint32_t generation_, index_;
     common::UniqueFd epfd_, sigfd_;
@@ -176,6 +273,7 @@ private:
     std::vector<std::unique_ptr<Backend>> backends_;
     std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
     std::vector<std::unique_ptr<Conn>> graveyard_;  // freed after the current batch of events
+    std::vector<std::unique_ptr<IdleConn>> idle_graveyard_;
     std::vector<std::unique_ptr<char[]>> buffer_pool_;
     std::vector<Pipe> pipe_pool_;
     int pipes_used_ = 0, max_pipes_ = 1;
@@ -198,6 +296,10 @@ private:
     uint64_t total_bytes_out_ = 0;
     RateMeter conn_rate_;
     uint64_t max_conn_rate_ = 0;
+    size_t buf_size_ = 16384;       // tune.bufsize
+    Http1Options http_opts_;
+    Clock::time_point last_purge_{};
+    uint64_t cum_req_ = 0;
 };
 
 }  // namespace proxyd::worker

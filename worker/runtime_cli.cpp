@@ -23,6 +23,7 @@ const char* phase_name(Phase p) {
     case Phase::Connecting: return "connecting";
     case Phase::Established: return "established";
     case Phase::Closed: return "closed";
+    case Phase::Idle: return "idle";
     }
     return "?";
 }

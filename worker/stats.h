@@ -31,6 +31,22 @@ struct Counters {
     uint64_t lbtot = 0;        // times selected by the load balancer
     uint64_t cli_aborts = 0, srv_aborts = 0;
     uint64_t rate_max = 0;     // max sessions per second seen
+    // mode http
+    uint64_t hrsp[6] = {};     // responses by class: 1xx..5xx, other
+    uint64_t req_tot = 0;      // HTTP requests
+    uint64_t intercepted = 0;  // requests answered by the proxy itself (redirect, return, deny)
+    uint64_t req_rate_max = 0;
+    RateMeter req_rate;
+    void count_status(int status) {
+        int cls = status / 100;
+        ++hrsp[cls >= 1 && cls <= 5 ? cls - 1 : 5];
+    }
+    void count_request(int64_t now_sec) {
+        ++req_tot;
+        req_rate.add(now_sec);
+        uint64_t r = req_rate.rate(now_sec);
+        if (r > req_rate_max) req_rate_max = r;
+    }
     RateMeter rate;
     int64_t last_change = 0;   // unix time of the last status change
     void open(int64_t now_sec) {
