@@ -48,6 +48,12 @@ struct StreamInfo {
     StreamTimers t;
     char term[5] = {'-', '-', '-', '-', 0};  // termination state (tsc): cause, phase, cookie x2
     int retries = 0;
+    bool redispatched = false;      // the stream was redispatched to another server (%rc gets a '+')
+    // Server side, for logs (%si:%sp, %bi:%bp): null when no server connection was made.
+    const sockaddr_storage* srv_addr = nullptr;  // the server's address
+    const sockaddr_storage* srv_src = nullptr;   // the local address of the server connection
+    uint64_t request_id = 0;        // %rt: the process's request/stream counter for this stream
+    std::string_view unique_id;     // %ID ("" when none)
     // Concurrency at log time: %ac %fc %bc %sc, queues %sq %bq.
     int actconn = 0, feconn = 0, beconn = 0, srv_conn = 0, srv_queue = 0, backend_queue = 0;
     // Process.
