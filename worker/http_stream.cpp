@@ -56,6 +56,13 @@ void append_field(std::string* out, std::string_view n, std::string_view v) {
 
 // Appends the framing fields of a message whose head `h` (fields from `head`) was parsed.
 void append_framing(std::string* out, const Http1Head& info, const HttpHead& head) {
+    if (info.framing == BodyFraming::None) {
+        // A response without body (HEAD, 204, 304) still describes the representation.
+        int i = head.find("content-length");
+        if (i >= 0 && info.status != 204 && !(info.status >= 100 && info.status < 200))
+            append_field(out, "Content-Length", head.fields[static_cast<size_t>(i)].value);
+        return;
+    }
     if (info.framing == BodyFraming::ContentLength) {
         char num[24];
         int n = std::snprintf(num, sizeof num, "%llu", static_cast<unsigned long long>(info.content_length));
@@ -360,8 +367,11 @@ void Runtime::http_pump(Conn& c) noexcept {
                     http_server_failed(c, c.srv.error ? "server reset the connection" : "server closed the connection");
                     return;
                 }
-                if (!t.have_res)
+                if (!t.have_res) {
+                    if (t.rs.head_pending())  // interim responses (100 Continue)
+                        http_send(c, c.cli, t.rs, c.s2c, false, &progress);
                     break;
+                }
             }
             if (!http_approve(c, t.rs, c.s2c, false)) {
                 ++c.be->counters.resp_errors;
@@ -983,6 +993,20 @@ void Runtime::http_local_reply(Conn& c, int status, std::string_view bytes, char
     // Nothing more is read from this client: drop what it sent.
     c.c2s.start = c.c2s.end = 0;
     c.s2c.start = c.s2c.end = 0;
+    // Callers return right after: send now (the client socket is most likely writable).
+    bool progress = false;
+    http_send(c, c.cli, t.rs, c.s2c, false, &progress);
+    if (c.cli.error) {
+        close_conn(c, "client write error");
+        return;
+    }
+    if (!t.rs.head_pending()) {
+        http_log(c);
+        ::shutdown(c.cli.fd.get(), SHUT_WR);
+        c.cli.wr_shut = true;
+        t.hphase = HttpPhase::Lingering;
+    }
+    update_deadline(c);
 }
 
 void Runtime::http_error(Conn& c, int status, char t0, char t1, const char* why) noexcept {

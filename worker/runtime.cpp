@@ -772,6 +772,8 @@ void Runtime::close_conn(Conn& c, const char* why) noexcept {
         return;
     log_debug("conn #%llu: closed in phase %d: %s", static_cast<unsigned long long>(c.id), static_cast<int>(c.phase),
               why);
+    if (c.http && c.phase == Phase::Idle && c.srv.fd.valid())
+        http_drop_server(c, true);  // its idle server connection goes to the pool
     Phase was = c.phase;
     c.phase = Phase::Closed;
     c.cli.fd.reset();  // close() also removes it from the epoll set
