@@ -62,6 +62,8 @@ class Request:
         self.headers = headers      # [(name, value)] in order, names as received
         self.body = b""             # de-chunked payload
         self.chunked = False
+        self.complete = False       # the body (if any) was read in full
+        self.error = None           # why the body could not be read (EOF, bad chunk)
         self.time = time.monotonic()
 
     def header(self, name):
@@ -147,8 +149,12 @@ REASONS = {100: "Continue", 101: "Switching Protocols", 200: "OK", 204: "No Cont
            503: "Service Unavailable"}
 
 
+ALL = []  # every HttpBackend created, in order (a failing check reports what each one saw)
+
+
 class HttpBackend(h.Backend):
     def __init__(self, name="http"):
+        ALL.append(self)
         self.requests = []
         self.upgraded = []      # bytes echoed on each upgraded connection
         self._ids = 0
@@ -157,9 +163,19 @@ class HttpBackend(h.Backend):
 
     # -- inspection -----------------------------------------------------------------------
     def wait_requests(self, n, timeout=5):
-        """Waits until at least n requests were received; returns the list."""
+        """Waits until the heads of at least n requests were received; returns the list."""
         return h.wait_until(lambda: len(self.requests) >= n and self.requests, timeout,
                             "%d request(s) at server %s (got %d)" % (n, self.name, len(self.requests)))
+
+    def summary(self):
+        """One line: connections, and each request (method, target, body length)."""
+        return "server %s: %d connection(s) (bytes received: %s), requests %s" % (
+            self.name, self.connections, [len(x) for x in self.received[:10]],
+            [("conn %d #%d %s %s%s%s" % (r.conn_id, r.index, r.method, r.target[:60],
+                                         " body %d" % len(r.body) if r.body else "",
+                                         "" if r.complete else " (body not received: %s)"
+                                         % (r.error or "waiting")))
+             for r in self.requests[:10]] + (["..."] if len(self.requests) > 10 else []))
 
     def last(self):
         assert self.requests, "server %s received no request" % self.name
@@ -184,16 +200,17 @@ class HttpBackend(h.Backend):
             cl = req.header("Content-Length")
             if "100-continue" in ",".join(req.header("Expect")).lower() and version == "HTTP/1.1":
                 conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.requests.append(req)  # visible from its head on; .complete once the body is in
             try:
                 if "chunked" in te:
                     req.chunked = True
                     req.body = self._read_chunked(r)
                 elif cl:
                     req.body = r.exact(int(cl[0]))
-            except (EOFError, ValueError):
-                self.requests.append(req)
+            except (EOFError, ValueError) as e:
+                req.error = "body: %s" % (type(e).__name__,)
                 return
-            self.requests.append(req)
+            req.complete = True
             conn_tokens = ",".join(req.header("Connection")).lower()
             close = "close" in conn_tokens or (version == "HTTP/1.0" and "keep-alive" not in conn_tokens)
             if not self._respond(conn, r, req, close):
