@@ -1406,10 +1406,9 @@ TEST_CASE("proxies: layer 7 balance in mode tcp falls back to round-robin", "[co
 
 TEST_CASE("proxies: HAProxy keywords not supported yet", "[config][proxy]") {
     const char* lines[] = {
-        "option tcplog", "log global", "acl local src 127.0.0.1", "use_backend be if local",
-        "http-request deny", "http-response del-header x", "tcp-request connection reject",
+        "option tcplog", "log global", "tcp-request connection reject",
         "tcp-response content accept", "stick-table type ip size 1m", "stick on src", "cookie SRV insert",
-        "capture request header Host len 32", "redirect prefix /x", "stats enable",
+        "capture request header Host len 32", "stats enable",
         "description x", "monitor-uri /ok", "unique-id-format %x", "log-format %x", "compression algo gzip",
         "filter trace", "email-alert to a@b", "rate-limit sessions 10", "backlog 100", "id 3", "disabled",
         "enabled", "bind-process 1", "errorloc 503 /x", "http-error status 503",
