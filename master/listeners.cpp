@@ -1,5 +1,6 @@
 #include "master/listeners.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -16,6 +17,18 @@ int backlog_for(const ProxyConf& p, const BindConf& b, const Config& cfg) {
     int mc = p.maxconn > 0 ? p.maxconn : cfg.global.maxconn;
     return mc > 0 ? mc : 1024;
 }
+// Every datagram log target of `cfg` (global ones and the proxies' own), in order.
+std::vector<const LogTarget*> log_targets(const Config& cfg) {
+    std::vector<const LogTarget*> out;
+    for (auto& t : cfg.global.log.targets)
+        if (t.kind == LogTarget::Kind::Dgram)
+            out.push_back(&t);
+    for (auto& p : cfg.proxies)
+        for (auto& e : p.log.entries)
+            if (e.target.kind == LogTarget::Kind::Dgram)
+                out.push_back(&e.target);
+    return out;
+}
 }  // namespace
 
 std::set<std::string> ListenerRegistry::keys_of(const Config& cfg) {
@@ -23,7 +36,29 @@ std::set<std::string> ListenerRegistry::keys_of(const Config& cfg) {
     for (auto& p : cfg.proxies)
         for (auto& b : p.binds)
             keys.insert(b.key());
+    for (auto* t : log_targets(cfg))
+        keys.insert(t->key());
     return keys;
+}
+
+void ListenerRegistry::open_log_sockets(const Config& cfg) {
+    std::set<std::string> done;
+    for (const LogTarget* t : log_targets(cfg)) {
+        std::string key = t->key();
+        if (!done.insert(key).second)
+            continue;
+        const SockAddr& a = t->addr;
+        UniqueFd fd(::socket(a.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+        if (!fd.valid() || ::connect(fd.get(), a.sa(), a.len) < 0) {
+            Errno e = last_errno();
+            log_warning("[%s:%d] : cannot open log socket '%s': %s, ignoring", t->file.c_str(), t->line,
+                        t->spec.c_str(), e.message().c_str());
+            logs_by_key_.erase(key);
+            continue;
+        }
+        log_debug("opened log socket '%s'", t->spec.c_str());
+        logs_by_key_[key] = std::move(fd);
+    }
 }
 
 bool ListenerRegistry::acquire(const Config& cfg, std::vector<std::string>* errors) {
@@ -62,6 +97,8 @@ bool ListenerRegistry::acquire(const Config& cfg, std::vector<std::string>* erro
                 ::unlink(it->second.conf.addr.path.c_str());
             by_key_.erase(it);
         }
+    if (ok)
+        open_log_sockets(cfg);
     return ok;
 }
 
@@ -75,6 +112,12 @@ std::vector<std::pair<std::string, int>> ListenerRegistry::fds_for(const Config&
             if (it != by_key_.end() && seen.insert(key).second)
                 out.emplace_back(key, it->second.fd.get());
         }
+    for (const LogTarget* t : log_targets(cfg)) {
+        std::string key = t->key();
+        auto it = logs_by_key_.find(key);
+        if (it != logs_by_key_.end() && seen.insert(key).second)
+            out.emplace_back(key, it->second.get());
+    }
     return out;
 }
 
@@ -93,6 +136,8 @@ void ListenerRegistry::retain(const std::set<std::string>& keep) {
             ::unlink(it->second.conf.addr.path.c_str());
         it = by_key_.erase(it);
     }
+    for (auto it = logs_by_key_.begin(); it != logs_by_key_.end();)
+        it = keep.count(it->first) ? std::next(it) : logs_by_key_.erase(it);
 }
 
 void ListenerRegistry::close_all() { retain({}); }

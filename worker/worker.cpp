@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/control.h"
 #include "common/log.h"
+#include "worker/logger.h"
 #include "worker/privileges.h"
 #include "worker/runtime.h"
 
@@ -98,17 +99,23 @@ int worker_main(int argc, char** argv) {
     }
     auto cfg = std::make_shared<const Config>(std::move(*pr.config));
     Runtime rt(cfg, cfd, gen, idx);
+    auto logger = std::make_unique<Logger>(cfg);
     for (;;) {
         auto m = recv_blocking(cfd, &err);
         if (!m || !std::holds_alternative<ListenersMsg>(m->msg))
             return fatal(cfd, "worker startup: expected the listening sockets from the master: " +
                                   (err.empty() ? std::string("wrong message type") : err));
         auto& lm = std::get<ListenersMsg>(m->msg);
-        for (size_t i = 0; i < lm.keys.size(); ++i)
-            rt.add_listener_fd(lm.keys[i], std::move(m->fds[i]));
+        for (size_t i = 0; i < lm.keys.size(); ++i) {
+            if (Logger::is_log_key(lm.keys[i]))
+                logger->add_socket(lm.keys[i], std::move(m->fds[i]));
+            else
+                rt.add_listener_fd(lm.keys[i], std::move(m->fds[i]));
+        }
         if (lm.last)
             break;
     }
+    set_process_logger(std::move(logger));
     if (auto e = rt.prepare(); !e.empty())
         return fatal(cfd, "worker startup: " + e);
     if (auto e = rt.attach_shared(std::move(shared)); !e.empty())
