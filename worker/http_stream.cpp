@@ -58,9 +58,13 @@ void append_field(std::string* out, std::string_view n, std::string_view v) {
 void append_framing(std::string* out, const Http1Head& info, const HttpHead& head) {
     if (info.framing == BodyFraming::None) {
         // A response without body (HEAD, 204, 304) still describes the representation.
+        if (info.status == 204 || (info.status >= 100 && info.status < 200))
+            return;
         int i = head.find("content-length");
-        if (i >= 0 && info.status != 204 && !(info.status >= 100 && info.status < 200))
+        if (i >= 0)
             append_field(out, "Content-Length", head.fields[static_cast<size_t>(i)].value);
+        else if ((i = head.find("transfer-encoding")) >= 0)
+            append_field(out, "Transfer-Encoding", head.fields[static_cast<size_t>(i)].value);
         return;
     }
     if (info.framing == BodyFraming::ContentLength) {
@@ -659,7 +663,7 @@ void Runtime::http_route(Conn& c) noexcept {
         return;
     }
     int chosen = -1;
-    switch (pick(be, &chosen)) {
+    switch (pick(be, &chosen, -1, &c)) {
     case PickResult::Picked:
         c.server = chosen;
         ++be.slots[static_cast<size_t>(chosen)].cur_conns;

@@ -67,7 +67,7 @@ Runtime::Runtime(std::shared_ptr<const Config> cfg, int control_fd, uint32_t gen
             slot.disabled = s.disabled;
             be->slots.push_back(slot);
         }
-        be->schedule = build_rr_schedule(be->slots);
+        be->lb = std::make_unique<LoadBalancer>(p.balance, &be->slots);
         by_name[p.name] = be.get();
         backends_.push_back(std::move(be));
     }
@@ -112,9 +112,16 @@ std::string Runtime::attach_shared(UniqueFd fd) {
     return "";
 }
 
-PickResult Runtime::pick(Backend& be, int* chosen, int skip) noexcept {
-    uint64_t t = be.ticket ? be.ticket->fetch_add(1, std::memory_order_relaxed) : be.local_ticket++;
-    return pick_server_scheduled(be.slots, be.schedule, t, chosen, skip);
+PickResult Runtime::pick(Backend& be, int* chosen, int skip, const Conn* c) noexcept {
+    std::string_view key;
+    bool has_key = false;
+    if (be.lb->needs_key() && c)
+        has_key = balance_key(be.conf->balance, c->http && c->http->have_req ? &c->http->req : nullptr, &c->src_addr,
+                              &key_scratch_, &key);
+    uint64_t t = 0;
+    if (be.lb->needs_ticket(has_key))
+        t = be.ticket ? be.ticket->fetch_add(1, std::memory_order_relaxed) : be.local_ticket++;
+    return be.lb->pick(key, has_key, t, chosen, skip);
 }
 
 void Runtime::add_listener_fd(const std::string& key, UniqueFd fd) {
@@ -371,7 +378,7 @@ void Runtime::start_conn(Conn& c) noexcept {
         return;
     }
     int chosen = -1;
-    switch (pick(*c.be, &chosen)) {
+    switch (pick(*c.be, &chosen, -1, &c)) {
     case PickResult::Picked:
         c.server = chosen;
         ++c.be->slots[static_cast<size_t>(chosen)].cur_conns;
@@ -483,7 +490,7 @@ void Runtime::connect_failed(Conn& c, const char* why) noexcept {
         return;
     }
     int chosen = -1;
-    switch (pick(*c.be, &chosen, failed)) {
+    switch (pick(*c.be, &chosen, failed, &c)) {
     case PickResult::Picked:
         c.server = chosen;
         ++c.be->slots[static_cast<size_t>(chosen)].cur_conns;
@@ -753,7 +760,7 @@ void Runtime::dequeue(Backend& be) noexcept {
             continue;
         }
         int chosen = -1;
-        auto r = pick(be, &chosen);
+        auto r = pick(be, &chosen, -1, it->second.get());
         if (r != PickResult::Picked)
             return;
         be.queue.pop_front();

@@ -76,7 +76,7 @@ struct Backend {
     std::vector<ServerSlot> slots;  // parallel to servers
     std::deque<uint64_t> queue;     // ids of connections waiting for a server slot
     Counters counters;
-    std::vector<int> schedule;      // round-robin cycle (see build_rr_schedule)
+    std::unique_ptr<LoadBalancer> lb;  // over `slots`
     std::atomic<uint64_t>* ticket = nullptr;  // in the generation's shared memory
     uint64_t local_ticket = 0;      // when no shared memory is attached
 };
@@ -222,7 +222,7 @@ private:
     void close_conn(Conn& c, const char* why) noexcept;
     void release_server(Conn& c) noexcept;
     void dequeue(Backend& be) noexcept;
-    PickResult pick(Backend& be, int* chosen, int skip = -1) noexcept;
+    PickResult pick(Backend& be, int* chosen, int skip = -1, const Conn* c = nullptr) noexcept;
     void update_deadline(Conn& c) noexcept;
     void expire(Conn& c) noexcept;
     void run_timers() noexcept;
@@ -300,6 +300,7 @@ private:
     Http1Options http_opts_;
     Clock::time_point last_purge_{};
     uint64_t cum_req_ = 0;
+    std::string key_scratch_;
 };
 
 }  // namespace proxyd::worker

@@ -134,7 +134,7 @@ void Runtime::server_changed(const std::string& backend, const std::string& serv
                        s.admin == AdminState::Ready ? "READY" : s.admin == AdminState::Drain ? "DRAIN" : "MAINT",
                        s.weight);
         }
-        be->schedule = build_rr_schedule(be->slots);
+        be->lb->rebuild();
         dequeue(*be);
     }
 }
