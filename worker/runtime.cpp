@@ -17,6 +17,7 @@
 #include "common/control.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "worker/logger.h"
 
 namespace proxyd::worker {
 
@@ -86,6 +87,7 @@ Runtime::Runtime(std::shared_ptr<const Config> cfg, int control_fd, uint32_t gen
         if (!p.default_backend.empty())
             fe->backend = by_name[p.default_backend];
         fe->maxconn = p.maxconn > 0 ? p.maxconn : global_maxconn_;
+        fe->has_log = p.log.has_targets();
         max_pipes_ = std::max(1, global_maxconn_ / 4);  // HAProxy's default maxpipes
         frontends_.push_back(std::move(fe));
     }
@@ -318,6 +320,11 @@ void Runtime::on_accept(Listener& l) noexcept {
             ::getsockname(fd, reinterpret_cast<sockaddr*>(&c->dst_addr), &dl);
         }
         c->accepted = now_;
+        if (fe.has_log) {
+            timespec ts{};
+            ::clock_gettime(CLOCK_REALTIME, &ts);
+            c->accepted_unix_us = static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+        }
         if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
             int one = 1;
             ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -410,6 +417,9 @@ void Runtime::count_bytes(Conn& c, bool to_server, size_t n) noexcept {
 void Runtime::connect_server(Conn& c) noexcept {
     Server& s = c.be->servers[static_cast<size_t>(c.server)];
     const SockAddr& a = s.conf->addr;
+    if (c.tw_ms < 0)
+        c.tw_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now_ - c.accepted).count();
+    c.last_server = c.server;
     c.phase = Phase::Connecting;
     c.phase_start = now_;
     if (c.attempts > 0)
@@ -454,8 +464,9 @@ void Runtime::on_connect_result(Conn& c) noexcept {
         connect_failed(c, std::strerror(err));
         return;
     }
+    c.tc_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now_ - c.phase_start).count();
     if (c.http) {
-        c.http->info.t.Tc = std::chrono::duration_cast<std::chrono::milliseconds>(now_ - c.phase_start).count();
+        c.http->info.t.Tc = c.tc_ms;
         c.http->req_sent = now_;
     }
     c.phase = Phase::Established;
@@ -772,7 +783,71 @@ void Runtime::dequeue(Backend& be) noexcept {
     }
 }
 
-void Runtime::log_stream(const Conn&, const StreamInfo&) noexcept {}
+void Runtime::log_stream(const Conn& c, const StreamInfo& s) noexcept {
+    process_logger().log_stream(*c.fe->conf, s);
+}
+
+namespace {
+// Termination state of a TCP stream from the reason it ended (HAProxy's %ts).
+void tcp_term(const char* why, Phase was, char* t) {
+    std::string_view w(why);
+    t[0] = '-';
+    t[1] = '-';
+    if (w == "timeout queue") {
+        t[0] = 's';
+        t[1] = 'Q';
+    } else if (w.find("retries exhausted") != std::string_view::npos || w == "no server available" ||
+               w == "no backend server") {
+        t[0] = 'S';
+        t[1] = 'C';
+    } else if (w == "inactivity timeout") {
+        t[0] = 'c';
+        t[1] = 'D';
+    } else if (w.find("client") != std::string_view::npos && w != "client closed while queued") {
+        t[0] = 'C';
+        t[1] = was == Phase::Established ? 'D' : 'C';
+    } else if (w.find("server") != std::string_view::npos) {
+        t[0] = 'S';
+        t[1] = 'D';
+    } else if (w == "hard stop") {
+        t[0] = 'K';
+        t[1] = was == Phase::Established ? 'D' : 'C';
+    } else if (w == "client closed while queued") {
+        t[0] = 'C';
+        t[1] = 'Q';
+    }
+}
+}  // namespace
+
+void Runtime::log_tcp(Conn& c, const char* why, Phase was) noexcept {
+    StreamInfo i;
+    if (c.dst_addr.ss_family == 0 && c.cli.fd.valid()) {
+        socklen_t dl = sizeof c.dst_addr;
+        ::getsockname(c.cli.fd.get(), reinterpret_cast<sockaddr*>(&c.dst_addr), &dl);
+    }
+    i.src = &c.src_addr;
+    i.dst = &c.dst_addr;
+    i.accept_unix_us = c.accepted_unix_us;
+    i.frontend = c.fe->conf->name;
+    i.backend = c.be ? std::string_view(c.be->conf->name) : i.frontend;
+    i.server = c.be && c.last_server >= 0 ? std::string_view(c.be->servers[static_cast<size_t>(c.last_server)].conf->name)
+                                          : std::string_view("<NOSRV>");
+    i.bytes_in = c.bytes_in;
+    i.bytes_out = c.bytes_out;
+    i.t.Tw = c.tw_ms;
+    i.t.Tc = c.tc_ms;
+    i.t.Tt = std::chrono::duration_cast<std::chrono::milliseconds>(now_ - c.accepted).count();
+    i.t.Ta = i.t.Tt;
+    tcp_term(why, was, i.term);
+    i.retries = c.attempts > 0 ? c.attempts - 1 : 0;
+    i.actconn = cur_conns_;
+    i.feconn = c.fe->cur_conns;
+    i.beconn = c.be ? static_cast<int>(c.be->counters.cur) : 0;
+    i.srv_conn = c.be && c.last_server >= 0 ? c.be->slots[static_cast<size_t>(c.last_server)].cur_conns : 0;
+    i.backend_queue = c.be ? static_cast<int>(c.be->queue.size()) : 0;
+    i.state = this;
+    log_stream(c, i);
+}
 
 void Runtime::close_conn(Conn& c, const char* why) noexcept {
     if (c.phase == Phase::Closed)
@@ -781,6 +856,8 @@ void Runtime::close_conn(Conn& c, const char* why) noexcept {
               why);
     if (c.http && c.phase == Phase::Idle && c.srv.fd.valid())
         http_drop_server(c, true);  // its idle server connection goes to the pool
+    if (!c.http && c.fe->has_log)
+        log_tcp(c, why, c.phase);
     Phase was = c.phase;
     c.phase = Phase::Closed;
     c.cli.fd.reset();  // close() also removes it from the epoll set

@@ -51,6 +51,7 @@ struct Frontend {
     int maxconn = 0;
     int cur_conns = 0;
     uint64_t cum_conns = 0;
+    bool has_log = false;  // log targets: streams are logged
     Counters counters;
 };
 
@@ -179,6 +180,9 @@ struct Conn {
     Clock::time_point accepted{};
     uint64_t bytes_in = 0, bytes_out = 0;
     sockaddr_storage src_addr{}, dst_addr{};
+    int64_t accepted_unix_us = 0;
+    int64_t tw_ms = -1, tc_ms = -1;  // time queued, time connecting (logs)
+    int last_server = -1;            // server of the last connection attempt (logs)
     std::unique_ptr<HttpTxn> http;  // mode http
     int idle_server = -1;           // mode http: srv holds an idle connection to this server
 };
@@ -261,6 +265,7 @@ private:
     void purge_idle() noexcept;
     Backend* find_backend(std::string_view name) noexcept;
     void log_stream(const Conn& c, const common::StreamInfo& s) noexcept;
+    void log_tcp(Conn& c, const char* why, Phase was) noexcept;
 
     std::shared_ptr<const common::Config> cfg_;
     uint32_t generation_, index_;
