@@ -153,6 +153,41 @@ def check_dontlognull():
     col.close()
 
 
+RE_HTTPLOG = re.compile(
+    r"^<134>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d proxyd\[\d+\]: "
+    r"127\.0\.0\.1:\d+ \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\] web web_be/s1 "
+    r"\d+/\d+/\d+/\d+/\d+ 200 \d+ - - ---- \d+/\d+/\d+/\d+/0 0/0 \"GET /a\?b=1 HTTP/1\.1\"\n$")
+
+
+def check_httplog():
+    def handler(conn, rec):
+        while b"\r\n\r\n" not in rec:
+            d = conn.recv(4096)
+            if not d:
+                return
+            rec += d
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        conn.close()
+    be = h.Backend(handler, "http")
+    col = Collector()
+    port = h.free_port()
+    defaults = h.DEFAULTS.replace("mode tcp", "mode http") + "    log global\n    option httplog\n"
+    cfg = h.make_config(h.tcp_proxy("web", "127.0.0.1:%d" % port, ["s1 " + be.addr]),
+                        global_lines=["log 127.0.0.1:%d local0" % col.port], defaults=defaults)
+    p = h.Proxyd(cfg)
+    p.start()
+    s = h.connect(port)
+    s.sendall(b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    got = h.recv_all(s)
+    s.close()
+    assert got.startswith(b"HTTP/1.1 200"), got
+    line = col.lines(1)[0]
+    assert RE_HTTPLOG.match(line), "not an httplog line: %r" % line
+    print("   %r" % line.rstrip("\n"))
+    p.stop()
+    col.close()
+
+
 def main():
     h.run_checks("test_logs", [
         ("tcplog over UDP, one line per connection", check_tcplog_udp),
@@ -160,6 +195,7 @@ def main():
         ("unreachable UNIX log socket is a warning", check_missing_unix_socket),
         ("-c with log /dev/log", check_dev_log_config),
         ("option dontlognull", check_dontlognull),
+        ("option httplog", check_httplog),
     ])
 
 
