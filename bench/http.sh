@@ -38,6 +38,7 @@ KEEP_TMP=0
 RESULTS_FILE=""
 TIME_LIMIT=175      # refuse settings whose estimate exceeds this, and abort past it
 PAUSE=0.5
+TESTS="ka,close,tcp"
 
 usage() {
     cat <<EOF
@@ -56,6 +57,7 @@ Usage: $0 [options]
                           when proxyd's mode http does not work: report n/a (none, default) or
                           measure proxyd with the HTTP frontend in mode tcp (tcp, labelled so)
       --haproxy-vs-haproxy  the proxyd column is a second HAProxy: calibrates the noise (ratios ~1)
+  -t, --tests LIST        comma list of ka (http keep-alive), close (http close), tcp (default $TESTS)
       --time-limit S      refuse settings estimated to take longer, abort past it (default $TIME_LIMIT)
       --no-install        do not apt-get install missing tools
       --keep              keep the temp dir (configs, logs, outputs)
@@ -81,6 +83,7 @@ while [[ $# -gt 0 ]]; do
         --haproxy) HAPROXY_BIN=${2-}; shift 2 ;;
         --proxyd-http-fallback) PROXYD_HTTP_FALLBACK=${2-}; shift 2 ;;
         --haproxy-vs-haproxy) AB_TEST=1; shift ;;
+        -t|--tests) TESTS=${2-}; shift 2 ;;
         --time-limit) need_int "$1" "${2-}"; TIME_LIMIT=$2; shift 2 ;;
         --no-install) INSTALL=0; shift ;;
         --keep) KEEP_TMP=1; shift ;;
@@ -90,6 +93,12 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 (( DURATION >= 1 && RUNS >= 1 && TCP_RUNS >= 0 && CONNS >= 1 )) || die "need duration, runs, connections >= 1"
+IFS=',' read -r -a TEST_LIST <<<"$TESTS"
+HTTP_TESTS=(); DO_TCP=0
+for t in "${TEST_LIST[@]}"; do
+    case $t in ka|close) HTTP_TESTS+=("$t") ;; tcp) DO_TCP=1 ;; *) die "unknown test '$t' (ka, close, tcp)" ;; esac
+done
+(( DO_TCP )) || TCP_RUNS=0
 (( BYTES >= 1024 )) || die "--bytes must be >= 1024"
 [[ $PROXYD_HTTP_FALLBACK == none || $PROXYD_HTTP_FALLBACK == tcp ]] || die "--proxyd-http-fallback: none or tcp"
 NCPU=$(nproc --all)
@@ -101,8 +110,8 @@ NCPU=$(nproc --all)
 
 # Estimated wall time: warm-ups, 2 HTTP tests x 2 proxies x runs, TCP transfers (~1.5 s each
 # with setup at ~2-4 GB/s for 2 GiB; 3 targets: proxyd, haproxy, haproxy+splice), start-up.
-EST=$(awk -v d="$DURATION" -v r="$RUNS" -v p="$PAUSE" -v t="$TCP_RUNS" -v b="$BYTES" 'BEGIN{
-    tcp = 2 * 3 * t * (b / 1.0e9 + 0.7); printf "%d", 4 * 1.6 + 2 * 2 * r * (d + p + 0.3) + tcp + 8 }')
+EST=$(awk -v d="$DURATION" -v r="$RUNS" -v p="$PAUSE" -v t="$TCP_RUNS" -v b="$BYTES" -v n="${#HTTP_TESTS[@]}" 'BEGIN{
+    tcp = 2 * 3 * t * (b / 1.0e9 + 0.7); printf "%d", n * 2 * (1.6 + r * (d + p + 0.3)) + tcp + 8 }')
 (( EST <= TIME_LIMIT )) || die "estimated ${EST}s exceeds --time-limit $TIME_LIMIT: fewer runs, shorter --duration or --bytes"
 
 # ---------------------------------------------------------------------------------- tools
@@ -262,7 +271,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="-" || b=="-" || a=="" || b==""
 fmt() { awk -v v="$1" -v f="$2" 'BEGIN{ if (v=="-" || v=="") print "-"; else printf f, v }'; }
 
 # ---------------------------------------------------------------------------------- setup
-take_port BACKEND_PORT; take_port SINK_PORT
+# One backend port per proxy: server connections one proxy leaves open must not slow down the
+# other's connect() (the kernel's ephemeral-port search is per destination; seen with 16k
+# idle server connections left by one proxy: 88 % of the other's CPU in __inet_hash_connect).
+take_port BACKEND_PORT_P; take_port BACKEND_PORT_H; take_port SINK_PORT
 take_port P_HTTP; take_port P_TCP            # proxyd
 take_port H_HTTP; take_port H_TCP; take_port H_TCPS   # haproxy (TCPS: with splice)
 chmod 755 "$TMP"
@@ -273,10 +285,10 @@ g++ -O2 -std=c++20 -pthread -o "$TMP/bench_tool" "$BENCH_DIR/bench_tool.cpp" 2>"
     die "cannot build bench_tool: $(head -5 "$TMP/build.log")"
 if (( ! AB_TEST )); then cp "$PROXYD_BIN" "$TMP/proxyd" && chmod 755 "$TMP/proxyd"; fi
 
-# proxy_cfg FLAVOUR HTTP_PORT TCP_PORT [SPLICE_PORT]: FLAVOUR proxyd|haproxy|proxyd-tcp
+# proxy_cfg FLAVOUR HTTP_PORT TCP_PORT BACKEND_PORT [SPLICE_PORT]: FLAVOUR proxyd|haproxy|proxyd-tcp
 # (proxyd-tcp: the HTTP frontend in mode tcp, the fallback when mode http does not work).
 proxy_cfg() {
-    local flavour=$1 hp=$2 tp=$3 sp=${4-} procs httpmode=http
+    local flavour=$1 hp=$2 tp=$3 bp=$4 sp=${5-} procs httpmode=http
     if [[ $flavour == haproxy ]]; then procs="nbthread 1"; else procs="nbproc 1"; fi
     [[ $flavour == proxyd-tcp ]] && httpmode=tcp
     cat <<EOF
@@ -300,7 +312,7 @@ $( [[ $httpmode == http ]] && echo "    option http-keep-alive" )
 backend be_http
     mode $httpmode
 $( [[ $httpmode == http ]] && printf '    option http-keep-alive\n    http-reuse safe\n' )
-    server s1 127.0.0.1:$BACKEND_PORT
+    server s1 127.0.0.1:$bp
 
 frontend fe_tcp
     mode tcp
@@ -333,7 +345,9 @@ EOF
 # Background processes are started as `taskset -c N prog &` (taskset execs prog, so $! is
 # prog's pid); never through a shell function, whose `&` would add a subshell in between.
 
-taskset -c "$LOAD_CPU" "$TMP/bench_tool" http-server "$BACKEND_PORT" "$BODY" >"$TMP/backend.log" 2>&1 &
+taskset -c "$LOAD_CPU" "$TMP/bench_tool" http-server "$BACKEND_PORT_P" "$BODY" >"$TMP/backend-p.log" 2>&1 &
+PIDS+=" $!"
+taskset -c "$LOAD_CPU" "$TMP/bench_tool" http-server "$BACKEND_PORT_H" "$BODY" >"$TMP/backend-h.log" 2>&1 &
 PIDS+=" $!"
 taskset -c "$LOAD_CPU" "$TMP/bench_tool" sink "$SINK_PORT" >"$TMP/sink.log" 2>&1 &
 PIDS+=" $!"
@@ -347,21 +361,22 @@ start_proxy() {
     printf -v "PID_$name" '%s' "$pid"
 }
 
-proxy_cfg haproxy "$H_HTTP" "$H_TCP" "$H_TCPS" >"$TMP/haproxy.cfg"
+proxy_cfg haproxy "$H_HTTP" "$H_TCP" "$BACKEND_PORT_H" "$H_TCPS" >"$TMP/haproxy.cfg"
 start_proxy haproxy "$HAPROXY_BIN" "$TMP/haproxy.cfg"
 
 PROXYD_HTTP_STATUS="ok"
 if (( AB_TEST )); then
-    proxy_cfg haproxy "$P_HTTP" "$P_TCP" >"$TMP/proxyd.cfg"
+    proxy_cfg haproxy "$P_HTTP" "$P_TCP" "$BACKEND_PORT_P" >"$TMP/proxyd.cfg"
     start_proxy proxyd "$HAPROXY_BIN" "$TMP/proxyd.cfg"
     PROXYD_LABEL="haproxy#2"
 else
     PROXYD_LABEL="proxyd"
-    proxy_cfg proxyd "$P_HTTP" "$P_TCP" >"$TMP/proxyd.cfg"
+    proxy_cfg proxyd "$P_HTTP" "$P_TCP" "$BACKEND_PORT_P" >"$TMP/proxyd.cfg"
     start_proxy proxyd "$TMP/proxyd" "$TMP/proxyd.cfg"
 fi
 
-wait_body "$BACKEND_PORT" "$BODY" || die "backend did not come up on 127.0.0.1:$BACKEND_PORT"
+wait_body "$BACKEND_PORT_P" "$BODY" || die "backend did not come up on 127.0.0.1:$BACKEND_PORT_P"
+wait_body "$BACKEND_PORT_H" "$BODY" || die "backend did not come up on 127.0.0.1:$BACKEND_PORT_H"
 wait_body "$H_HTTP" "$BODY" || die "haproxy did not come up on 127.0.0.1:$H_HTTP"
 [[ $(raw_http "$H_HTTP") == "HTTP/1.1 400"* ]] || die "haproxy's fe_http did not reject a malformed request: not in mode http?"
 
@@ -389,7 +404,7 @@ if (( ! AB_TEST )); then
         stop_pid "$PID_proxyd" 5
         for k in $kids; do stop_pid "$k" 2; done
         mv "$TMP/proxyd.log" "$TMP/proxyd-http-attempt.log"
-        proxy_cfg proxyd-tcp "$P_HTTP" "$P_TCP" >"$TMP/proxyd.cfg"
+        proxy_cfg proxyd-tcp "$P_HTTP" "$P_TCP" "$BACKEND_PORT_P" >"$TMP/proxyd.cfg"
         start_proxy proxyd "$TMP/proxyd" "$TMP/proxyd.cfg"
         wait_body "$P_HTTP" "$BODY" || die "proxyd (mode tcp fallback) did not come up on 127.0.0.1:$P_HTTP"
         [[ $PROXYD_HTTP_FALLBACK == tcp ]] && PROXYD_LABEL="proxyd(tcp)"
@@ -435,11 +450,12 @@ RAW="$TMP/raw.txt"; : >"$RAW"
 } | tee "$TMP/header.txt"
 
 # ---------------------------------------------------------------------------------- runs
-declare -A RPS P50 P99 EFF BUSY ERRS MBPS TCPCPU
+declare -A RPS P50 P99 EFF BUSY ERRS MBPS TCPCPU SRVOPEN
 # wrk_run TEST TARGET ROUND: TEST ka|close, TARGET proxyd|haproxy
 wrk_run() {
     local test=$1 target=$2 round=$3 port pid out extra=() c0 c1 b0 t0 b1 t1
-    if [[ $target == proxyd ]]; then port=$P_HTTP; pid=$W_proxyd; else port=$H_HTTP; pid=$W_haproxy; fi
+    local bport
+    if [[ $target == proxyd ]]; then port=$P_HTTP; pid=$W_proxyd; bport=$BACKEND_PORT_P; else port=$H_HTTP; pid=$W_haproxy; bport=$BACKEND_PORT_H; fi
     [[ $test == close ]] && extra=(-H "Connection: close")
     out="$TMP/wrk-$test-$target-$round.txt"
     c0=$(cpu_ticks $pid); read -r b0 t0 <<<"$(cpu_busy "$PROXY_CPU")"; box_snapshot; local s0=$SNAP
@@ -448,6 +464,8 @@ wrk_run() {
     PID_LOAD=$!; wait "$PID_LOAD"; local rc=$?; PID_LOAD=""
     c1=$(cpu_ticks $pid); read -r b1 t1 <<<"$(cpu_busy "$PROXY_CPU")"; box_snapshot; local other
     other=$(other_cores "$s0" "$SNAP")
+    # Server connections the proxy still holds open once the load stopped (idle pool, or leaks).
+    local srv_open; srv_open=$(ss -Htan state established "( dport = :$bport )" 2>/dev/null | wc -l)
     [[ $rc -eq 0 ]] || { cat "$out" >&2; die "wrk failed (rc $rc) for $test/$target"; }
     local rps reqs p50 p99 errs non2xx cpu eff busy
     rps=$(awk '/^Requests\/sec:/{print $2}' "$out"); reqs=$(awk '/requests in/{print $1}' "$out")
@@ -458,8 +476,9 @@ wrk_run() {
     cpu=$(awk -v a="$c0" -v b="$c1" -v h="$CLK_TCK" 'BEGIN{printf "%.2f", (b-a)/h}')
     eff=$(awk -v r="$reqs" -v c="$cpu" 'BEGIN{ if (c>0) printf "%.0f", r/c; else print "-"}')
     busy=$(awk -v a="$b0" -v b="$b1" -v c="$t0" -v d="$t1" 'BEGIN{ if (d>c) printf "%.0f", 100*(b-a)/(d-c); else print "-"}')
-    printf 'run test=%s target=%s round=%s req_s=%s requests=%s p50_ms=%s p99_ms=%s errors=%s non2xx=%s worker_cpu_s=%s req_per_cpu_s=%s proxy_cpu%s_busy_pct=%s other_load_cores=%s\n' \
-        "$test" "$target" "$round" "$rps" "$reqs" "$p50" "$p99" "$errs" "$non2xx" "$cpu" "$eff" "$PROXY_CPU" "$busy" "$other" | tee -a "$RAW"
+    printf 'run test=%s target=%s round=%s req_s=%s requests=%s p50_ms=%s p99_ms=%s errors=%s non2xx=%s worker_cpu_s=%s req_per_cpu_s=%s proxy_cpu%s_busy_pct=%s other_load_cores=%s server_conns_open_after=%s\n' \
+        "$test" "$target" "$round" "$rps" "$reqs" "$p50" "$p99" "$errs" "$non2xx" "$cpu" "$eff" "$PROXY_CPU" "$busy" "$other" "$srv_open" | tee -a "$RAW"
+    (( srv_open > ${SRVOPEN[$test,$target]:-0} )) && SRVOPEN[$test,$target]=$srv_open
     OTHER+="$other "
     RPS[$test,$target]+="$rps "; P50[$test,$target]+="$p50 "; P99[$test,$target]+="$p99 "
     EFF[$test,$target]+="$eff "; BUSY[$test,$target]+="$busy "
@@ -505,11 +524,13 @@ tcp_run() {
 for target in proxyd haproxy; do
     [[ $target == proxyd ]] && (( ! HTTP_OK )) && continue
     port=$P_HTTP; [[ $target == haproxy ]] && port=$H_HTTP
-    taskset -c "$LOAD_CPU" timeout -k 3 10 wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$port/" >/dev/null 2>&1
-    taskset -c "$LOAD_CPU" timeout -k 3 10 wrk -t1 -c"$CONNS" -d1s -H 'Connection: close' "http://127.0.0.1:$port/" >/dev/null 2>&1
+    for test in "${HTTP_TESTS[@]}"; do
+        extra=(); [[ $test == close ]] && extra=(-H 'Connection: close')
+        taskset -c "$LOAD_CPU" timeout -k 3 10 wrk -t1 -c"$CONNS" -d1s "${extra[@]}" "http://127.0.0.1:$port/" >/dev/null 2>&1
+    done
 done
 
-for test in ka close; do
+for test in "${HTTP_TESTS[@]}"; do
     echo "== http $test"
     for ((r = 1; r <= RUNS; r++)); do
         if (( r % 2 )); then order="proxyd haproxy"; else order="haproxy proxyd"; fi
@@ -535,7 +556,7 @@ TABLE="$TMP/table.txt"
 row() { printf '%-36s %-16s %-16s %s\n' "$@"; }
 {
     row "test" "$PROXYD_LABEL" "haproxy" "ratio"
-    for test in ka close; do
+    for test in "${HTTP_TESTS[@]}"; do
         name="keep-alive"; [[ $test == close ]] && name="close"
         if (( HTTP_OK )); then
             # shellcheck disable=SC2086
@@ -559,6 +580,7 @@ row() { printf '%-36s %-16s %-16s %s\n' "$@"; }
         row "  req per proxy cpu-second" "$(na "$(fmt "$pe" %.0f)")" "$(fmt "$he" %.0f)" "$(ratio "$pe" "$he")"
         row "  cpu $PROXY_CPU busy %" "$(na "$(fmt "$pb" %.0f)")" "$(fmt "$hb" %.0f)" ""
         row "  errors (socket + non-2xx)" "$(na "${ERRS[$test,proxyd]:-0}")" "${ERRS[$test,haproxy]:-0}" ""
+        row "  server conns left open (max)" "$(na "${SRVOPEN[$test,proxyd]:-0}")" "${SRVOPEN[$test,haproxy]:-0}" ""
     done
     if (( TCP_RUNS > 0 )); then
         for dir in up down; do
