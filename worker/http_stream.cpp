@@ -888,6 +888,8 @@ void Runtime::http_end_of_exchange(Conn& c) noexcept {
     t.idle_start = now_;
     t.req_start = now_;
     t.req_start_unix_us = wall_us();
+    t.bytes_in0 = c.bytes_in;
+    t.bytes_out0 = c.bytes_out;
     c.cli.readable = true;  // pipelined bytes may already be buffered in the kernel
     c.phase_start = now_;
 }
@@ -1032,8 +1034,8 @@ void Runtime::http_log(Conn& c) noexcept {
     i.term[0] = t.term[0];
     i.term[1] = t.term[1];
     i.term[2] = i.term[3] = '-';
-    i.bytes_in = c.bytes_in;
-    i.bytes_out = c.bytes_out;
+    i.bytes_in = c.bytes_in - t.bytes_in0;
+    i.bytes_out = c.bytes_out - t.bytes_out0;
     i.status = t.status;
     i.actconn = cur_conns_;
     i.feconn = c.fe->cur_conns;

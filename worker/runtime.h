@@ -158,6 +158,7 @@ struct HttpTxn {
     int status = -1;               // status sent to the client
     Clock::time_point req_start{}, idle_start{}, req_sent{}, res_head_at{};
     int64_t req_start_unix_us = 0;
+    uint64_t bytes_in0 = 0, bytes_out0 = 0;  // connection byte counts when this request started
     struct Backend* idle_backend = nullptr;  // backend of the idle server connection kept
     common::StreamInfo info;
     std::string scratch;
