@@ -201,8 +201,8 @@ public:
             return false;
         };
         if (act == "allow") {
-            if (!need(0, ""))
-                return;
+            if (!args.empty())
+                return error("'" + what + "' takes no argument, got '" + args[0] + "'");
             r.action = A::Allow;
         } else if (act == "deny") {
             r.action = A::Deny;
@@ -295,7 +295,7 @@ public:
                 r.reason = args[2];
             else if (args.size() != 1)
                 return error("'" + what + "' expects <status> [reason <text>]");
-        } else if (contains(kUnsupportedActions, act) || (response && act == "redirect")) {
+        } else if (contains(kUnsupportedActions, act.substr(0, act.find('('))) || (response && act == "redirect")) {
             return error("'" + what + "' is not supported yet");
         } else {
             return error("'" + kw + "': unknown action '" + act + "' (supported: " +
