@@ -631,7 +631,8 @@ bool visit(void* ctx, const SampleValue& v) { return match_value(*static_cast<Ma
 }  // namespace
 
 bool acl_expr_match(const AclExpr& e, const StreamInfo& s, SampleDir dir) {
-    SampleValue scratch;
+    // Evaluations do not nest, so one scratch value per thread keeps its buffer across requests.
+    thread_local SampleValue scratch;
     MatchCtx ctx{&e};
     return eval_sample_each(*e.fetch, s, dir, &scratch, visit, &ctx);
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 #include "common/config_parse.h"
 
@@ -544,12 +545,14 @@ void rules_validate(Diagnostics& d, std::span<ProxyConf* const> proxies) {
                                  ") cannot use backend '" + be->name + "' (mode " + mode_name(be->mode) +
                                  ") in a 'use_backend' rule: modes must match");
         }
+        std::set<const Acl*> seen;  // report a named ACL once, where it is first used
         for_each_condition(r, [&](const Condition* c, const RuleLoc& rl) {
             if (!c)
                 return;
             for (const auto& group : c->any_of)
                 for (const auto& t : group)
-                    for (const auto& e : t.acl->exprs)
+                    for (const auto& e : seen.insert(t.acl.get()).second ? t.acl->exprs
+                                                                         : decltype(t.acl->exprs){})
                         for (const auto& b : sample_backend_refs(*e->fetch))
                             if (!find_backend(b))
                                 d.error(SourceLoc{rl.file, rl.line},
