@@ -19,6 +19,11 @@ origin through the URL it sends:
     /reset              reads the request, resets the connection (RST) without sending a byte
     /reset-mid          sends the head (Content-Length: 1000) and 100 bytes, then resets
     /status/N           status N; 204, 304 and 1xx have no body, others a short text body
+    /idle-close/MS      the echo answer (keep-alive), then the server closes the connection if
+                        no next request arrives within MS milliseconds
+    /bad-response       an invalid response (a header line without a colon)
+    /early-hints        an interim 103 Early Hints, then the echo answer
+    /cookies            the echo answer with two Set-Cookie fields
     /ws                 with "Upgrade": 101 Switching Protocols (with Sec-WebSocket-Accept
                         when the request has a Sec-WebSocket-Key), then echoes bytes until EOF
 
@@ -62,6 +67,7 @@ class Request:
         self.headers = headers      # [(name, value)] in order, names as received
         self.body = b""             # de-chunked payload
         self.chunked = False
+        self.trailers = []          # [(name, value)] after a chunked body
         self.complete = False       # the body (if any) was read in full
         self.error = None           # why the body could not be read (EOF, bad chunk)
         self.time = time.monotonic()
@@ -159,6 +165,7 @@ class HttpBackend(h.Backend):
         self.upgraded = []      # bytes echoed on each upgraded connection
         self._ids = 0
         self._id_lock = threading.Lock()
+        self._idle_close = {}   # conn id -> seconds: close if idle that long (/idle-close)
         super().__init__(self._serve, name)
 
     # -- inspection -----------------------------------------------------------------------
@@ -189,6 +196,14 @@ class HttpBackend(h.Backend):
         r = _Reader(conn, rec)
         index = 0
         while True:
+            idle = self._idle_close.pop(conn_id, None)
+            if idle is not None and not r.buf:
+                conn.settimeout(idle)
+                try:
+                    r._fill()
+                except (socket.timeout, EOFError):
+                    return  # idle too long: close (Backend._run closes the socket)
+                conn.settimeout(30)
             try:
                 head = r.head()
             except EOFError:
@@ -204,7 +219,7 @@ class HttpBackend(h.Backend):
             try:
                 if "chunked" in te:
                     req.chunked = True
-                    req.body = self._read_chunked(r)
+                    req.body = self._read_chunked(r, req)
                 elif cl:
                     req.body = r.exact(int(cl[0]))
             except (EOFError, ValueError) as e:
@@ -221,15 +236,18 @@ class HttpBackend(h.Backend):
                 return
 
     @staticmethod
-    def _read_chunked(r):
+    def _read_chunked(r, req):
         body = bytearray()
         while True:
             line = r.line()
             size = int(line.split(b";")[0].strip() or b"x", 16)
             if size == 0:
-                while r.line().strip():  # trailers, up to the empty line
-                    pass
-                return bytes(body)
+                while True:  # trailers, up to the empty line
+                    t = r.line().strip()
+                    if not t:
+                        return bytes(body)
+                    n, _, v = t.decode("latin-1").partition(":")
+                    req.trailers.append((n.strip(), v.strip()))
             body += r.exact(size)
             r.line()  # the CRLF after the data
 
@@ -295,6 +313,16 @@ class HttpBackend(h.Backend):
                 conn.sendall(self._head(req, code, [], close))
             else:
                 self._send(conn, req, code, b"status %d\n" % code, close)
+        elif kind == "idle-close":
+            self._send(conn, req, 200, req.head, close)
+            self._idle_close[req.conn_id] = int(arg) / 1000.0
+        elif kind == "bad-response":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nBad Header Line\r\nContent-Length: 2\r\n\r\nok")
+        elif kind == "early-hints":
+            conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+            self._send(conn, req, 200, req.head, close)
+        elif kind == "cookies":
+            self._send(conn, req, 200, req.head, close, ["Set-Cookie: a=1", "Set-Cookie: b=2"])
         elif kind == "ws" and req.header("Upgrade"):
             accept = b""
             key = req.header("Sec-WebSocket-Key")

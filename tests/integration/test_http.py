@@ -60,6 +60,12 @@ EXPECT = {
     # "HTTP/2.0" in an HTTP/1 request line: HAProxy 2.6 accepts it and forwards the request
     # as HTTP/1.1 (200); proxyd answers 505 HTTP Version Not Supported (RFC 9110 §15.6.6).
     "http20_version": {"haproxy": 200, "proxyd": 505},
+    # A head (start line + fields) of 15.5 KB with tune.bufsize 16384: HAProxy 2.6 keeps
+    # tune.maxrewrite (1024) of the buffer free for rewrites and answers 400; proxyd only
+    # requires the head to fit in tune.bufsize (200).
+    "head_15k": {"haproxy": 400, "proxyd": 200},
+    # A head of 17 KB > tune.bufsize: HAProxy 400, proxyd 431 (RFC 6585).
+    "head_17k": {"haproxy": 400, "proxyd": 431},
     # A request line longer than tune.bufsize: HAProxy 2.6 answers 400 (its parser just finds
     # the buffer full); proxyd 414 URI Too Long (RFC 9112 §3).
     "uri_too_long": {"haproxy": 400, "proxyd": 414},
@@ -467,6 +473,165 @@ def check_http10_close():
     stop(p)
 
 
+def check_pipelining():
+    """Three requests in one write: three responses, in order, nothing lost or merged."""
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    c = Client(port)
+    c.send(request("GET", "/size/10") + request("POST", "/p", body=b"abc") + request("GET", "/size/20"))
+    got = []
+    for want in (pattern(10), None, pattern(20)):
+        r = c.response()
+        assert_status(r, 200, "pipelined request %d" % (len(got) + 1))
+        if want is not None:
+            assert r.body == want, "pipelined response %d: body %r" % (len(got) + 1, r.body[:80])
+        got.append(r.header("X-Req"))
+    c.close()
+    assert be.requests[1].body == b"abc", "pipelined POST body at the server: %r" % be.requests[1].body
+    print("   3 pipelined requests answered in order (server request numbers %s)" % got)
+    stop(p)
+
+
+def check_client_connection_close():
+    """A request with Connection: close (keep-alive mode): the answer says close, then the
+    proxy closes."""
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    c = Client(port)
+    c.send(request("GET", "/cc", ["Connection: close"]))
+    r = c.response()
+    assert_status(r, 200, "GET with Connection: close")
+    assert "close" in ",".join(r.all("Connection")).lower(), "response lacks Connection: close: %r" % r.head
+    assert c.closed_within(IO_TIMEOUT), "the proxy did not close after answering a request " \
+        "with Connection: close"
+    c.close()
+    stop(p)
+
+
+def check_http10_keepalive():
+    """HTTP/1.0 with Connection: keep-alive: the answer says keep-alive and the connection
+    serves a second request."""
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    c = Client(port)
+    for i in range(2):
+        c.send(request("GET", "/k%d" % i, ["Connection: keep-alive"], version="HTTP/1.0"))
+        r = c.response()
+        assert_status(r, 200, "HTTP/1.0 keep-alive request %d" % (i + 1))
+        assert "keep-alive" in ",".join(r.all("Connection")).lower(), \
+            "HTTP/1.0 keep-alive: response %d lacks Connection: keep-alive: %r" % (i + 1, r.head)
+        assert not r.until_close, "HTTP/1.0 keep-alive: response %d is close-delimited" % (i + 1)
+    c.close()
+    print("   two HTTP/1.0 keep-alive requests on one connection")
+    stop(p)
+
+
+def check_close_delimited_response():
+    """The server ends its body by closing (no Content-Length, not chunked): the client gets
+    every byte, then either a close or a re-framed body."""
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    c = Client(port)
+    c.send(request("GET", "/close/200000"))
+    r = c.response(timeout=5)
+    assert_status(r, 200, "close-delimited response")
+    assert r.body == pattern(200000), "close-delimited body: %d bytes, expected 200000 identical" % len(r.body)
+    how = "until close"
+    if not r.until_close:
+        how = "re-framed (%s)" % ("chunked" if r.chunked else "Content-Length")
+        c.send(request("GET", "/size/5"))
+        assert c.response().body == pattern(5), "request after a re-framed response"
+    c.close()
+    print("   200000 bytes, %s" % how)
+    stop(p)
+
+
+def check_server_idle_close():
+    """The server closes its keep-alive connection while idle: the next request on the same
+    client connection must be served (over a new server connection), not answered 502."""
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    c = Client(port)
+    c.send(request("GET", "/idle-close/100"))
+    assert_status(c.response(), 200, "first request")
+    time.sleep(0.5)
+    for i in range(2):
+        c.send(request("GET", "/after-close%d" % i))
+        r = c.response()
+        assert_status(r, 200, "request %d after the server closed its idle connection" % (i + 1))
+    c.close()
+    print("   served after the server's idle close (%d server connections)" % be.connections)
+    assert be.connections == 2, "expected 2 server connections, the server saw %d" % be.connections
+    stop(p)
+
+
+def check_keepalive_timeout():
+    """timeout http-keep-alive 1s: an idle client connection is closed after ~1 s, silently."""
+    be = HttpBackend("s1")
+    p, port = one_backend(be, defaults=["timeout http-keep-alive 1s"])
+    c = Client(port)
+    c.send(request("GET", "/"))
+    assert_status(c.response(), 200, "request")
+    t0 = time.monotonic()
+    closed = c.closed_within(4)  # extra bytes (a 408) fail here
+    dt = time.monotonic() - t0
+    c.close()
+    assert closed, "idle keep-alive connection still open after 4 s (timeout http-keep-alive 1s)"
+    assert 0.7 <= dt <= 3.0, "idle keep-alive connection closed after %.1f s, expected ~1 s" % dt
+    print("   idle connection closed after %.2f s, nothing sent" % dt)
+    stop(p)
+
+
+def check_roundrobin_per_request():
+    """balance roundrobin applies to each request, also on one keep-alive client connection
+    (HAProxy without option prefer-last-server)."""
+    bes = [HttpBackend(n) for n in ("a", "b")]
+    p, port = start(backends={"be": ["balance roundrobin"] +
+                              ["server %s %s" % (b.name, b.addr) for b in bes]})
+    c = Client(port)
+    seq = []
+    for i in range(4):
+        c.send(request("GET", "/rr%d" % i))
+        r = c.response()
+        assert_status(r, 200, "request %d" % (i + 1))
+        seq.append(r.header("X-Server"))
+    c.close()
+    print("   4 requests on one connection went to %s" % seq)
+    assert sorted(seq) == ["a", "a", "b", "b"] and seq[0] != seq[1], \
+        "roundrobin per request on a keep-alive connection: %s, expected alternating" % seq
+    stop(p)
+
+
+def check_early_hints():
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    c = Client(port)
+    c.send(request("GET", "/early-hints"))
+    r = c.response()
+    assert_status(r, 103, "interim 103 Early Hints relayed")
+    assert r.header("Link") == "</style.css>; rel=preload", "103 Link field: %r" % r.head
+    assert_status(c.response(), 200, "final response after the 103")
+    c.close()
+    stop(p)
+
+
+def check_invalid_response_502():
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    r = get(port, "/bad-response")
+    assert_status(r, 502, "the server's response has a field line without ':'")
+    stop(p)
+
+
+def check_response_fields_preserved():
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    r = get(port, "/cookies")
+    assert_status(r, 200, "GET /cookies")
+    assert r.all("Set-Cookie") == ["a=1", "b=2"], "Set-Cookie fields: %r" % r.all("Set-Cookie")
+    stop(p)
+
+
 # ---------------------------------------------------------------------------------------
 # Bodies.
 
@@ -482,6 +647,19 @@ def check_chunked_request():
     assert r.header("X-Body-Sha256") == hashlib.sha256(data).hexdigest(), "server's digest differs"
     print("   100000 bytes in 7000-byte chunks reached the server (%s)"
           % ("chunked" if req.chunked else "de-chunked, Content-Length"))
+    stop(p)
+
+
+def check_chunked_trailers():
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    r = fetch(port, request("POST", "/tr", ["Transfer-Encoding: chunked"],
+                            b"5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n"))
+    assert_status(r, 200, "chunked POST with a trailer")
+    req = be.last()
+    assert req.body == b"hello", "body %r" % req.body
+    assert [(n.lower(), v) for n, v in req.trailers] == [("x-trailer", "t")], \
+        "trailer at the server: %r (chunked=%s)" % (req.trailers, req.chunked)
     stop(p)
 
 
@@ -707,6 +885,13 @@ def check_request_line_too_long():
             "request line of 20 KB > tune.bufsize 16384", global_lines=["tune.bufsize 16384"])
 
 
+def check_large_head():
+    refused(request("GET", "/", ["X-Big: " + "a" * 15500]), expect("head_15k"),
+            "15.5 KB head (tune.bufsize 16384)", global_lines=["tune.bufsize 16384"])
+    refused(request("GET", "/", ["X-Big: " + "a" * 17000]), expect("head_17k"),
+            "17 KB head > tune.bufsize 16384", global_lines=["tune.bufsize 16384"])
+
+
 def check_too_many_headers():
     hdrs = b"".join(b"X-H%d: v\r\n" % i for i in range(30))
     refused(b"GET / HTTP/1.1\r\nHost: test.local\r\n" + hdrs + b"\r\n", expect("too_many_headers"),
@@ -767,6 +952,20 @@ def check_server_down_503():
     assert_status(r, 503, "connection refused by the only server, retries 2")
     print("   503 after %.2f s (connection refused, retries 2)" % dt)
     assert dt <= 5, "503 took %.1f s" % dt
+    stop(p)
+
+
+def check_retry_turnaround():
+    """HAProxy waits min(timeout connect, 1 s) before each retry of a refused connection (its
+    manual, `retries`: so that a restarting server is not hammered): 2 retries take ~2 s."""
+    dead = h.free_port()
+    p, port = start(backends={"be": ["retries 2", "server s1 127.0.0.1:%d" % dead]},
+                    defaults=["timeout connect 1s"])
+    r, dt = timed(lambda: get(port, "/", timeout=6))
+    assert_status(r, 503, "connection refused, retries 2")
+    print("   503 after %.2f s" % dt)
+    assert 1.6 <= dt <= 3.5, "503 after %.2f s: expected ~2 s (2 retries, each after a 1 s " \
+        "turn-around)" % dt
     stop(p)
 
 
@@ -832,35 +1031,85 @@ def check_queue_timeout_503():
     stop(p)
 
 
-def check_error_page_format():
-    """HAProxy's generated page: status line, Content-Type text/html, Cache-Control no-cache,
-    a short fixed HTML body. HAProxy 2.6 keeps the connection open after a 503 (no
-    Connection: close); whichever a target does, it must be consistent: a page saying
-    Connection: close is followed by the close, otherwise the next request is answered."""
-    dead = h.free_port()
-    p, port = start(backends={"be": ["server s1 127.0.0.1:%d" % dead]}, defaults=["retries 0"])
-    c = Client(port)
-    c.send(request("GET", "/"))
-    r = c.response()
-    assert_status(r, 503, "no server")
-    lines = head_lines(r.head)
-    assert lines[0] == "HTTP/1.1 503 Service Unavailable", "status line %r" % lines[0]
-    assert (r.header("Content-Type") or "").lower() == "text/html", "Content-Type %r" % r.header("Content-Type")
-    assert (r.header("Cache-Control") or "").lower() == "no-cache", "Cache-Control %r" % r.header("Cache-Control")
-    assert r.body == (b"<html><body><h1>503 Service Unavailable</h1>\n"
-                      b"No server is available to handle this request.\n</body></html>\n"), \
-        "body %r" % r.body
+# HAProxy 2.6's generated pages (status line, body); all have Content-Type: text/html and
+# Cache-Control: no-cache. The 400 and 408 pages (from its HTTP/1 layer) also say
+# Connection: close and close; the others keep the connection open.
+HAPROXY_PAGES = {
+    400: ("400 Bad request", "Your browser sent an invalid request."),
+    403: ("403 Forbidden", "Request forbidden by administrative rules."),
+    408: ("408 Request Time-out", "Your browser didn't send a complete request in time."),
+    429: ("429 Too Many Requests", "You have sent too many requests in a given amount of time."),
+    502: ("502 Bad Gateway", "The server returned an invalid or incomplete response."),
+    503: ("503 Service Unavailable", "No server is available to handle this request."),
+    504: ("504 Gateway Time-out", "The server didn't respond in time."),
+}
+
+
+def page_problems(c, r, code):
+    """Differences between response r (read on client c) and HAProxy's page for code; also
+    checks the connection: a page saying Connection: close is followed by the close,
+    otherwise the connection answers a next request."""
+    line, text = HAPROXY_PAGES[code]
+    out = []
+    first = head_lines(r.head)[0]
+    if first != "HTTP/1.1 " + line:
+        out.append("status line %r, expected %r" % (first, "HTTP/1.1 " + line))
+    if (r.header("Content-Type") or "").lower() != "text/html":
+        out.append("Content-Type %r" % r.header("Content-Type"))
+    if (r.header("Cache-Control") or "").lower() != "no-cache":
+        out.append("Cache-Control %r" % r.header("Cache-Control"))
+    body = ("<html><body><h1>%s</h1>\n%s\n</body></html>\n" % (line, text)).encode()
+    if r.body != body:
+        out.append("body %r, expected %r" % (r.body, body))
     if "close" in ",".join(r.all("Connection")).lower():
-        assert c.closed_within(IO_TIMEOUT), "error page says Connection: close, but the proxy " \
-            "did not close"
-        after = "then closed"
+        if not c.closed_within(IO_TIMEOUT):
+            out.append("says Connection: close, but the connection stayed open")
+    elif code not in (400, 408):
+        try:
+            c.send(request("GET", "/next"))
+            r2 = c.response()
+            if r2.status != 200:
+                out.append("no Connection: close, and the next request got %d" % r2.status)
+        except (AssertionError, OSError) as e:
+            out.append("no Connection: close, but the next request failed: %s" % e)
     else:
-        c.send(request("GET", "/again"))
-        r2 = c.response()
-        assert_status(r2, 503, "second request on the connection after a 503 without Connection: close")
-        after = "connection kept open, next request answered"
-    c.close()
-    print("   %s; %s" % (" | ".join(lines), after))
+        out.append("a %d must close the connection (the request stream is lost): no "
+                   "Connection: close" % code)
+    return ["%d: %s" % (code, x) for x in out]
+
+
+def check_error_page_format():
+    """The generated error pages look like HAProxy's: 400, 403, 408, 429, 502, 503, 504."""
+    be = HttpBackend("s1")
+    dead = h.free_port()
+    fe = ["acl p_deny path /deny", "acl p_429 path /busy", "acl p_dead path_beg /dead",
+          "http-request deny if p_deny", "http-request deny deny_status 429 if p_429",
+          "use_backend dead if p_dead"]
+    p, port = start(fe, {"be": ["server s1 %s" % be.addr],
+                         "dead": ["retries 0", "server s1 127.0.0.1:%d" % dead]},
+                    defaults=["timeout server 1s", "timeout http-request 1s"])
+    cases = [(400, b"GET / HTTP/1.1\r\nHost: test.local\r\nX-Bad : v\r\n\r\n"),
+             (403, request("GET", "/deny")), (429, request("GET", "/busy")),
+             (502, request("GET", "/reset")), (503, request("GET", "/dead")),
+             (504, request("GET", "/hang")),
+             (408, b"GET / HTTP/1.1\r\nHost: test.local\r\n")]
+    problems, seen = [], []
+    for code, raw in cases:
+        c = Client(port)
+        try:
+            c.send(raw)
+            r = c.response(timeout=4)
+            seen.append(r.status)
+            if r.status != code:
+                problems.append("expected a %d page, got %r" % (code, r))
+            else:
+                problems += page_problems(c, r, code)
+        except AssertionError as e:
+            problems.append("%d: %s" % (code, e))
+        finally:
+            c.close()
+    assert not problems, "error pages differ from HAProxy's:\n   " + "\n   ".join(problems)
+    print("   %s: HAProxy's status lines, headers and bodies" % seen)
     stop(p)
 
 
@@ -984,13 +1233,17 @@ def check_forwardfor():
     assert_status(get(port, "/"), 200, "GET with option forwardfor")
     xff = be.last().header("X-Forwarded-For")
     assert xff == ["127.0.0.1"], "X-Forwarded-For at the server: %r" % xff
+    assert_status(get(port, "/", ["X-Forwarded-For: 10.9.9.9"]), 200, "GET with a client X-Forwarded-For")
+    xff = be.last().header("X-Forwarded-For")
+    assert xff == ["10.9.9.9", "127.0.0.1"], "client X-Forwarded-For: 10.9.9.9, then the proxy's: " \
+        "the server saw %r, expected ['10.9.9.9', '127.0.0.1'] (a field appended)" % xff
     stop(p)
     be2 = HttpBackend("s2")
     p2, port2 = one_backend(be2, frontend=["option forwardfor except 127.0.0.0/8"])
     assert_status(get(port2, "/"), 200, "GET with forwardfor except")
     xff2 = be2.last().header("X-Forwarded-For")
     assert xff2 == [], "option forwardfor except 127.0.0.0/8: X-Forwarded-For %r added" % xff2
-    print("   X-Forwarded-For: 127.0.0.1; none with except 127.0.0.0/8")
+    print("   X-Forwarded-For: 127.0.0.1 (appended after a client's); none with except 127.0.0.0/8")
     stop(p2)
 
 
@@ -1115,6 +1368,9 @@ def check_show_stat_after_502():
     print("   %s; server saw %d connection(s), %r" % (vals, be.connections, be.requests))
     assert fe["hrsp_5xx"] == "1" and fe["hrsp_2xx"] == "1", "frontend hrsp_2xx/hrsp_5xx: %s" % vals["fe"]
     assert bk["hrsp_5xx"] == "1", "backend hrsp_5xx: %s" % vals["be"]
+    assert (fe["req_tot"], bk["req_tot"], sv["req_tot"]) == ("2", "2", "1"), "req_tot fe/be/s1: " \
+        "%s/%s/%s, expected 2/2/1 (HAProxy counts at the server the request that got a response)" \
+        % (fe["req_tot"], bk["req_tot"], sv["req_tot"])
     assert int(bk["eresp"] or 0) >= 1 and int(sv["eresp"] or 0) >= 1, "eresp (backend, server) " \
         "should count the reset response: %s" % vals
     stop(p)
@@ -1144,8 +1400,18 @@ def main():
         ("option http-server-close: one server connection per request", check_http_server_close),
         ("option httpclose: Connection: close, then closed", check_httpclose),
         ("HTTP/1.0 client without keep-alive is closed", check_http10_close),
+        ("HTTP/1.0 client with Connection: keep-alive is kept", check_http10_keepalive),
+        ("request Connection: close -> answered, then closed", check_client_connection_close),
+        ("pipelined requests answered in order", check_pipelining),
+        ("server closes an idle connection: next request served", check_server_idle_close),
+        ("timeout http-keep-alive closes an idle client", check_keepalive_timeout),
+        ("roundrobin per request on a keep-alive connection", check_roundrobin_per_request),
         ("chunked request body forwarded intact", check_chunked_request),
+        ("chunked request trailers forwarded", check_chunked_trailers),
         ("chunked response forwarded intact", check_chunked_response),
+        ("close-delimited response forwarded intact", check_close_delimited_response),
+        ("interim 103 Early Hints relayed", check_early_hints),
+        ("two Set-Cookie response fields kept", check_response_fields_preserved),
         ("Content-Length 1 MiB both ways", check_content_length_1mib),
         ("Expect: 100-continue", check_expect_100_continue),
         ("HEAD / 204 / 304 then another request", check_head_204_304_keepalive),
@@ -1158,6 +1424,7 @@ def main():
         ("malformed: two different Content-Length -> 400", check_two_content_lengths),
         ("malformed: invalid chunk size -> 400", check_invalid_chunk_size),
         ("malformed: request line > tune.bufsize (per target)", check_request_line_too_long),
+        ("malformed: head of 15.5 KB / 17 KB (per target)", check_large_head),
         ("malformed: too many headers (per target)", check_too_many_headers),
         ("malformed: invalid method character -> 400", check_invalid_method),
         ("malformed: bad version -> 400 / HTTP/2.0 (per target)", check_bad_version),
@@ -1165,10 +1432,12 @@ def main():
         ("timeout http-request -> 408", check_http_request_timeout),
         ("timeout server -> 504", check_server_timeout_504),
         ("server down -> 503 after retries", check_server_down_503),
+        ("retries wait ~1 s each (turn-around)", check_retry_turnaround),
         ("server reset -> 502; mid-body reset cuts the body", check_server_reset_502),
+        ("invalid server response -> 502", check_invalid_response_502),
         ("server maxconn 1: second request queued then served", check_maxconn_queue),
         ("timeout queue -> 503", check_queue_timeout_503),
-        ("error page format (503)", check_error_page_format),
+        ("error pages as HAProxy's: 400/403/408/429/502/503/504", check_error_page_format),
         ("errorfile 503 replaces the page", check_errorfile),
         ("routing: path_beg, hdr(host), method, default_backend", check_routing),
         ("http-request deny/deny_status/redirect/return", check_request_rules),
