@@ -530,7 +530,7 @@ TEST_CASE("global: chroot is checked only with check_paths", "[config][global]")
 
 TEST_CASE("global: HAProxy keywords not supported yet", "[config][global]") {
     for (const char* line :
-         {"log 127.0.0.1:514 local0", "tune.maxaccept 16",
+         {"tune.maxaccept 16",
           "ssl-default-bind-ciphers HIGH", "lua-load /x.lua", "cpu-map auto:1/1-4 0-3", "ca-base /etc/ssl",
           "crt-base /etc/ssl", "node n1", "description x", "spread-checks 5", "h1-case-adjust a A",
           "external-check", "localpeer p", "set-var proc.x int(1)", "presetenv A b", "setenv A b",
@@ -1406,10 +1406,10 @@ TEST_CASE("proxies: layer 7 balance in mode tcp falls back to round-robin", "[co
 
 TEST_CASE("proxies: HAProxy keywords not supported yet", "[config][proxy]") {
     const char* lines[] = {
-        "option tcplog", "log global", "tcp-request connection reject",
+        "tcp-request connection reject",
         "tcp-response content accept", "stick-table type ip size 1m", "stick on src", "cookie SRV insert",
         "capture request header Host len 32", "stats enable",
-        "description x", "monitor-uri /ok", "unique-id-format %x", "log-format %x", "compression algo gzip",
+        "description x", "monitor-uri /ok", "unique-id-format %x", "compression algo gzip",
         "filter trace", "email-alert to a@b", "rate-limit sessions 10", "backlog 100", "id 3", "disabled",
         "enabled", "bind-process 1", "errorloc 503 /x", "http-error status 503",
         "declare capture request len 10", "source 1.2.3.4", "transparent", "fullconn 100",
@@ -1425,8 +1425,8 @@ TEST_CASE("proxies: HAProxy keywords not supported yet", "[config][proxy]") {
         auto r = parse(kDefaults + "listen li\n  bind :80\n  server a 127.0.0.1:1\n  " + l + "\n");
         expect_error(r, "'" + kw + "' is an HAProxy keyword that proxyd does not support yet", kBaseLines + 4);
     }
-    auto r = parse(kDefaults + "listen li\n  bind :80\n  server a 127.0.0.1:1\n  option httplog\n");
-    expect_error(r, "'option' is an HAProxy keyword that proxyd does not support yet ('option httplog')",
+    auto r = parse(kDefaults + "listen li\n  bind :80\n  server a 127.0.0.1:1\n  option httpchk\n");
+    expect_error(r, "'option' is an HAProxy keyword that proxyd does not support yet ('option httpchk')",
                  kBaseLines + 4);
     r = parse(kDefaults + "listen li\n  bind :80\n  server a 127.0.0.1:1\n  no option tcpka\n");
     expect_error(r, "'option' is an HAProxy keyword that proxyd does not support yet ('no option tcpka')",
@@ -1456,7 +1456,7 @@ TEST_CASE("errors: all are collected, in order, with their location", "[config]"
     auto r = parse(
         "global\n"                                // 1
         "  nbproc 0\n"                            // 2
-        "  log stdout local0\n"                   // 3
+        "  log stdout locl0\n"                    // 3
         "defaults\n"                              // 4
         "  mode htp\n"                            // 5
         "  timeout client nope\n"                 // 6
