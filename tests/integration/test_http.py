@@ -892,6 +892,92 @@ def check_large_head():
             "17 KB head > tune.bufsize 16384", global_lines=["tune.bufsize 16384"])
 
 
+# More request shapes: (name, raw request, {target: expected status}, why they differ).
+# 200 means forwarded (the server answered); any other status means refused, and then the
+# server must not have seen the request.
+REQUEST_CASES = [
+    ("Transfer-Encoding: gzip (chunked not last)",
+     request("POST", "/", ["Transfer-Encoding: gzip"], b"abc"), {"haproxy": 400, "proxyd": 400}, ""),
+    ("Transfer-Encoding: xchunked", request("POST", "/", ["Transfer-Encoding: xchunked"], b"abc"),
+     {"haproxy": 400, "proxyd": 501}, "unknown coding: proxyd says 501 (RFC 9112 §6.1)"),
+    ("Transfer-Encoding: chunked, identity",
+     request("POST", "/", ["Transfer-Encoding: chunked, identity"], b"abc"),
+     {"haproxy": 400, "proxyd": 501}, "identity is not a registered coding: 501 in proxyd"),
+    ("Transfer-Encoding in HTTP/1.0",
+     request("POST", "/", ["Transfer-Encoding: chunked"], b"3\r\nabc\r\n0\r\n\r\n", version="HTTP/1.0"),
+     {"haproxy": 200, "proxyd": 400}, "RFC 9112 §6.1: the framing of such a message is faulty"),
+    ("Content-Length: 3, 3 (identical list)", request("POST", "/", ["Content-Length: 3, 3"], b"abc"),
+     {"haproxy": 200, "proxyd": 200}, ""),
+    ("Content-Length: +3", request("POST", "/", ["Content-Length: +3"], b"abc"),
+     {"haproxy": 400, "proxyd": 400}, ""),
+    ("two Host fields", request("GET", "/", ["Host: other"]), {"haproxy": 400, "proxyd": 400}, ""),
+    ("absolute-form target, different Host", request("GET", "http://a.example/x", host="b.example"),
+     {"haproxy": 400, "proxyd": 400}, "else the server and the Host-based rules see different "
+     "authorities (RFC 9112 §3.2.2: the target's authority wins)"),
+    ("non-ASCII bytes in the target", b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
+     {"haproxy": 400, "proxyd": 400}, ""),
+    ("NUL in a field value", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
+     {"haproxy": 200, "proxyd": 400}, "RFC 9110 §5.5: NUL is never valid; HAProxy 2.6 forwards it"),
+    ("obs-text in a field value", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: caf\xc3\xa9\r\n\r\n",
+     {"haproxy": 200, "proxyd": 200}, ""),
+    ("fragment in the target", b"GET /a#b HTTP/1.1\r\nHost: x\r\n\r\n", {"haproxy": 400, "proxyd": 400}, ""),
+    ("lower-case method 'get'", b"get / HTTP/1.1\r\nHost: x\r\n\r\n", {"haproxy": 200, "proxyd": 200}, ""),
+    ("two spaces after the method", b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n",
+     {"haproxy": 200, "proxyd": 400}, "RFC 9112 §3: single SP; HAProxy 2.6 skips extra spaces"),
+    ("empty line before the request", b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+     {"haproxy": 200, "proxyd": 200}, ""),
+    ("lower-case 'http/1.1'", b"GET / http/1.1\r\nHost: x\r\n\r\n", {"haproxy": 400, "proxyd": 400}, ""),
+    ("empty field name", b"GET / HTTP/1.1\r\nHost: x\r\n: v\r\n\r\n", {"haproxy": 400, "proxyd": 400}, ""),
+    ("OPTIONS *", b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", {"haproxy": 200, "proxyd": 200}, ""),
+]
+
+
+def check_request_table():
+    """REQUEST_CASES on one proxy, each on a new connection; every mismatch is listed."""
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    problems, table = [], []
+    for name, raw, want_by_target, why in REQUEST_CASES:
+        want = want_by_target[TARGET]
+        before = len(be.requests)
+        c = Client(port)
+        try:
+            c.send(raw)
+            r = c.response()
+            got = r.status
+            if got >= 400 and not c.closed_within(IO_TIMEOUT):
+                problems.append("%s: %d but the connection stayed open" % (name, got))
+        except AssertionError as e:
+            got = "no answer (%s)" % str(e)[:80]
+        finally:
+            c.close()
+        time.sleep(0.02)
+        forwarded = len(be.requests) - before
+        table.append("%s -> %s" % (name, got))
+        if got != want:
+            problems.append("%s: %s, expected %d%s" % (name, got, want, " (%s)" % why if why else ""))
+        elif want >= 400 and forwarded:
+            problems.append("%s: answered %d, but the server received it too" % (name, got))
+        elif want == 200 and not forwarded:
+            problems.append("%s: 200 but the server saw nothing" % name)
+    print("   " + "\n   ".join(table))
+    assert not problems, "%d of %d cases differ:\n   %s" % (len(problems), len(REQUEST_CASES),
+                                                          "\n   ".join(problems))
+    stop(p)
+
+
+def check_silent_client_408():
+    """A connection that sends nothing gets a 408 at timeout http-request (HAProxy 2.6 does)."""
+    be = HttpBackend("s1")
+    p, port = one_backend(be, defaults=["timeout http-request 1s"])
+    c = Client(port)
+    r, dt = timed(lambda: c.response(timeout=4))
+    c.close()
+    assert_status(r, 408, "no byte sent for timeout http-request 1s")
+    assert 0.7 <= dt <= 3.0, "408 after %.1f s, expected ~1 s" % dt
+    stop(p)
+
+
 def check_too_many_headers():
     hdrs = b"".join(b"X-H%d: v\r\n" % i for i in range(30))
     refused(b"GET / HTTP/1.1\r\nHost: test.local\r\n" + hdrs + b"\r\n", expect("too_many_headers"),
@@ -1429,7 +1515,9 @@ def main():
         ("malformed: invalid method character -> 400", check_invalid_method),
         ("malformed: bad version -> 400 / HTTP/2.0 (per target)", check_bad_version),
         ("malformed: HTTP/1.1 without Host (per target)", check_missing_host),
+        ("request shapes: 18 cases (per target)", check_request_table),
         ("timeout http-request -> 408", check_http_request_timeout),
+        ("timeout http-request, nothing sent -> 408", check_silent_client_408),
         ("timeout server -> 504", check_server_timeout_504),
         ("server down -> 503 after retries", check_server_down_503),
         ("retries wait ~1 s each (turn-around)", check_retry_turnaround),
