@@ -39,6 +39,7 @@ RESULTS_FILE=""
 TIME_LIMIT=175      # refuse settings whose estimate exceeds this, and abort past it
 PAUSE=0.5
 TESTS="ka,close,tcp"
+WAIT_QUIET=0        # seconds to wait, before starting, for the box to be idle (0 = don't)
 
 usage() {
     cat <<EOF
@@ -58,6 +59,8 @@ Usage: $0 [options]
                           measure proxyd with the HTTP frontend in mode tcp (tcp, labelled so)
       --haproxy-vs-haproxy  the proxyd column is a second HAProxy: calibrates the noise (ratios ~1)
   -t, --tests LIST        comma list of ka (http keep-alive), close (http close), tcp (default $TESTS)
+      --wait-quiet S      before anything else, wait up to S seconds for 3 s in a row with < 0.3
+                          CPUs busy (other jobs), then start anyway (not counted in the time limit)
       --time-limit S      refuse settings estimated to take longer, abort past it (default $TIME_LIMIT)
       --no-install        do not apt-get install missing tools
       --keep              keep the temp dir (configs, logs, outputs)
@@ -84,6 +87,7 @@ while [[ $# -gt 0 ]]; do
         --proxyd-http-fallback) PROXYD_HTTP_FALLBACK=${2-}; shift 2 ;;
         --haproxy-vs-haproxy) AB_TEST=1; shift ;;
         -t|--tests) TESTS=${2-}; shift 2 ;;
+        --wait-quiet) need_int "$1" "${2-}"; WAIT_QUIET=$2; shift 2 ;;
         --time-limit) need_int "$1" "${2-}"; TIME_LIMIT=$2; shift 2 ;;
         --no-install) INSTALL=0; shift ;;
         --keep) KEEP_TMP=1; shift ;;
@@ -137,6 +141,17 @@ export PATH="$PATH:/usr/sbin:/sbin"
 [[ -n "$HAPROXY_BIN" ]] || HAPROXY_BIN=$(command -v haproxy) || die "haproxy not found"
 [[ -x "$PROXYD_BIN" ]] || (( AB_TEST )) || die "proxyd binary '$PROXYD_BIN' not found (ninja -C build, or --proxyd PATH)"
 CLK_TCK=$(getconf CLK_TCK)
+
+if (( WAIT_QUIET > 0 )); then
+    quiet=0 waited=0
+    while (( waited < WAIT_QUIET && quiet < 3 )); do
+        b0=$(awk '/^cpu /{t=0; for(i=2;i<=NF;i++) t+=$i; print t-$5-$6; exit}' /proc/stat); sleep 1
+        b1=$(awk '/^cpu /{t=0; for(i=2;i<=NF;i++) t+=$i; print t-$5-$6; exit}' /proc/stat)
+        waited=$((waited + 1))
+        if (( (b1 - b0) * 10 < 3 * $(getconf CLK_TCK) )); then quiet=$((quiet + 1)); else quiet=0; fi
+    done
+    (( quiet >= 3 )) && echo "box quiet after ${waited}s" || echo "box still busy after ${waited}s: starting anyway"
+fi
 
 # ---------------------------------------------------------------------------------- cleanup
 TMP=$(mktemp -d /tmp/proxyd-bench-http.XXXXXX) || die "mktemp failed"
@@ -450,7 +465,7 @@ RAW="$TMP/raw.txt"; : >"$RAW"
 } | tee "$TMP/header.txt"
 
 # ---------------------------------------------------------------------------------- runs
-declare -A RPS P50 P99 EFF BUSY ERRS MBPS TCPCPU SRVOPEN
+declare -A RPS P50 P99 EFF BUSY LBUSY ERRS MBPS TCPCPU SRVOPEN
 # wrk_run TEST TARGET ROUND: TEST ka|close, TARGET proxyd|haproxy
 wrk_run() {
     local test=$1 target=$2 round=$3 port pid out extra=() c0 c1 b0 t0 b1 t1
@@ -458,11 +473,14 @@ wrk_run() {
     if [[ $target == proxyd ]]; then port=$P_HTTP; pid=$W_proxyd; bport=$BACKEND_PORT_P; else port=$H_HTTP; pid=$W_haproxy; bport=$BACKEND_PORT_H; fi
     [[ $test == close ]] && extra=(-H "Connection: close")
     out="$TMP/wrk-$test-$target-$round.txt"
-    c0=$(cpu_ticks $pid); read -r b0 t0 <<<"$(cpu_busy "$PROXY_CPU")"; box_snapshot; local s0=$SNAP
+    local lb0 lt0 lb1 lt1
+    c0=$(cpu_ticks $pid); read -r b0 t0 <<<"$(cpu_busy "$PROXY_CPU")"; read -r lb0 lt0 <<<"$(cpu_busy "$LOAD_CPU")"
+    box_snapshot; local s0=$SNAP
     taskset -c "$LOAD_CPU" timeout -k 3 $((DURATION + 15)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "${extra[@]}" \
         "http://127.0.0.1:$port/" >"$out" 2>&1 &
     PID_LOAD=$!; wait "$PID_LOAD"; local rc=$?; PID_LOAD=""
-    c1=$(cpu_ticks $pid); read -r b1 t1 <<<"$(cpu_busy "$PROXY_CPU")"; box_snapshot; local other
+    c1=$(cpu_ticks $pid); read -r b1 t1 <<<"$(cpu_busy "$PROXY_CPU")"; read -r lb1 lt1 <<<"$(cpu_busy "$LOAD_CPU")"
+    box_snapshot; local other
     other=$(other_cores "$s0" "$SNAP")
     # Server connections the proxy still holds open once the load stopped (idle pool, or leaks).
     local srv_open; srv_open=$(ss -Htan state established "( dport = :$bport )" 2>/dev/null | wc -l)
@@ -476,8 +494,10 @@ wrk_run() {
     cpu=$(awk -v a="$c0" -v b="$c1" -v h="$CLK_TCK" 'BEGIN{printf "%.2f", (b-a)/h}')
     eff=$(awk -v r="$reqs" -v c="$cpu" 'BEGIN{ if (c>0) printf "%.0f", r/c; else print "-"}')
     busy=$(awk -v a="$b0" -v b="$b1" -v c="$t0" -v d="$t1" 'BEGIN{ if (d>c) printf "%.0f", 100*(b-a)/(d-c); else print "-"}')
-    printf 'run test=%s target=%s round=%s req_s=%s requests=%s p50_ms=%s p99_ms=%s errors=%s non2xx=%s worker_cpu_s=%s req_per_cpu_s=%s proxy_cpu%s_busy_pct=%s other_load_cores=%s server_conns_open_after=%s\n' \
-        "$test" "$target" "$round" "$rps" "$reqs" "$p50" "$p99" "$errs" "$non2xx" "$cpu" "$eff" "$PROXY_CPU" "$busy" "$other" "$srv_open" | tee -a "$RAW"
+    local lbusy; lbusy=$(awk -v a="$lb0" -v b="$lb1" -v c="$lt0" -v d="$lt1" 'BEGIN{ if (d>c) printf "%.0f", 100*(b-a)/(d-c); else print "-"}')
+    printf 'run test=%s target=%s round=%s req_s=%s requests=%s p50_ms=%s p99_ms=%s errors=%s non2xx=%s worker_cpu_s=%s req_per_cpu_s=%s proxy_cpu%s_busy_pct=%s load_cpu%s_busy_pct=%s other_load_cores=%s server_conns_open_after=%s\n' \
+        "$test" "$target" "$round" "$rps" "$reqs" "$p50" "$p99" "$errs" "$non2xx" "$cpu" "$eff" "$PROXY_CPU" "$busy" "$LOAD_CPU" "$lbusy" "$other" "$srv_open" | tee -a "$RAW"
+    LBUSY[$test,$target]+="$lbusy "
     (( srv_open > ${SRVOPEN[$test,$target]:-0} )) && SRVOPEN[$test,$target]=$srv_open
     OTHER+="$other "
     RPS[$test,$target]+="$rps "; P50[$test,$target]+="$p50 "; P99[$test,$target]+="$p99 "
@@ -578,7 +598,9 @@ row() { printf '%-36s %-16s %-16s %s\n' "$@"; }
         row "http $name p50/p99 ms" "$(na "$(fmt "$p5" %.2f)/$(fmt "$p9" %.2f)")" "$(fmt "$h5" %.2f)/$(fmt "$h9" %.2f)" \
             "$(ratio "$p5" "$h5")/$(ratio "$p9" "$h9")"
         row "  req per proxy cpu-second" "$(na "$(fmt "$pe" %.0f)")" "$(fmt "$he" %.0f)" "$(ratio "$pe" "$he")"
-        row "  cpu $PROXY_CPU busy %" "$(na "$(fmt "$pb" %.0f)")" "$(fmt "$hb" %.0f)" ""
+        # shellcheck disable=SC2086
+        { plb=$(median ${LBUSY[$test,proxyd]}); hlb=$(median ${LBUSY[$test,haproxy]}); }
+        row "  busy % cpu $PROXY_CPU (proxy)/$LOAD_CPU (load)" "$(na "$(fmt "$pb" %.0f)/$(fmt "$plb" %.0f)")" "$(fmt "$hb" %.0f)/$(fmt "$hlb" %.0f)" ""
         row "  errors (socket + non-2xx)" "$(na "${ERRS[$test,proxyd]:-0}")" "${ERRS[$test,haproxy]:-0}" ""
         row "  server conns left open (max)" "$(na "${SRVOPEN[$test,proxyd]:-0}")" "${SRVOPEN[$test,haproxy]:-0}" ""
     done
