@@ -287,7 +287,7 @@ std::vector<InfoField> info_fields(const ProcessInfo& pi) {
         {55, "Listeners", mk_u32(0, pi.listeners)},
         {56, "ActivePeers", mk_u32(0, 0)},
         {57, "ConnectedPeers", mk_u32(0, 0)},
-        {58, "DroppedLogs", mk_u32(0, 0)},
+        {58, "DroppedLogs", mk_u32(kNatureCounter, pi.dropped_logs)},
         {59, "BusyPolling", mk_u32(0, 0)},
         {60, "FailedResolutions", mk_u32(0, 0)},
         {61, "TotalBytesOut", mk_u64(0, pi.total_bytes_out)},

@@ -54,6 +54,7 @@ struct ProcessInfo {
     std::string node;
     uint64_t jobs = 0, listeners = 0;
     uint64_t total_bytes_out = 0;
+    uint64_t dropped_logs = 0;
 };
 
 // What the commands see of the worker. The runtime implements it.

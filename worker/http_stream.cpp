@@ -811,8 +811,11 @@ void Runtime::http_on_response(Conn& c) noexcept {
     (void)sec;
     c.fe->counters.count_status(h.status);
     c.be->counters.count_status(h.status);
-    if (c.server >= 0)
-        c.be->servers[static_cast<size_t>(c.server)].counters.count_status(h.status);
+    if (c.server >= 0) {
+        Counters& sc = c.be->servers[static_cast<size_t>(c.server)].counters;
+        sc.count_status(h.status);
+        sc.count_request(std::chrono::duration_cast<std::chrono::seconds>(now_.time_since_epoch()).count());
+    }
 
     std::string& out = t.rs.head_out;
     out.append("HTTP/1.1 ");  // proxyd speaks HTTP/1.1 whatever the server did
@@ -1065,8 +1068,11 @@ Clock::time_point Runtime::http_deadline(const Conn& c) const {
             auto q = bt.queue ? bt.queue : bt.connect;
             return q ? c.phase_start + ms(*q) : kNever;
         }
-        if (c.phase == Phase::Connecting)
+        if (c.phase == Phase::Connecting) {
+            if (!c.srv.fd.valid())
+                return c.retry_at;  // turn-around before a retry
             return bt.connect ? c.phase_start + ms(*bt.connect) : kNever;
+        }
         auto d = kNever;
         if (bt.server && (!t.have_res || !t.rs.done))
             d = std::min(d, c.srv.last_io + ms(*bt.server));
@@ -1115,7 +1121,10 @@ void Runtime::http_expire(Conn& c) noexcept {
             return;
         }
         if (c.phase == Phase::Connecting) {
-            connect_failed(c, "timeout connect");
+            if (!c.srv.fd.valid())
+                retry_connect(c);
+            else
+                connect_failed(c, "timeout connect");
             return;
         }
         const Timeouts& ft = c.fe->conf->timeouts;

@@ -500,8 +500,21 @@ void Runtime::connect_failed(Conn& c, const char* why) noexcept {
             close_conn(c, "connection to server failed, retries exhausted");
         return;
     }
+    // HAProxy's turn-around: wait min(timeout connect, 1 s) before retrying, so that a
+    // restarting server is not hammered. The connection stays "connecting" with no socket.
+    const auto& tc = c.be->conf->timeouts.connect;
+    auto wait = std::chrono::milliseconds(tc ? std::min<uint64_t>(*tc, 1000) : 1000);
+    c.phase = Phase::Connecting;
+    c.phase_start = now_;
+    c.retry_at = now_ + wait;
+    c.retry_skip = failed;
+    update_deadline(c);
+}
+
+void Runtime::retry_connect(Conn& c) noexcept {
+    c.retry_at = Clock::time_point{};
     int chosen = -1;
-    switch (pick(*c.be, &chosen, failed, &c)) {
+    switch (pick(*c.be, &chosen, c.retry_skip, &c)) {
     case PickResult::Picked:
         c.server = chosen;
         ++c.be->slots[static_cast<size_t>(chosen)].cur_conns;
@@ -691,7 +704,10 @@ Clock::time_point Runtime::deadline_of(const Conn& c) const {
         auto q = t.queue ? t.queue : t.connect;  // HAProxy: timeout queue defaults to timeout connect
         return q ? c.phase_start + ms(*q) : kNever;
     }
-    case Phase::Connecting: return t.connect ? c.phase_start + ms(*t.connect) : kNever;
+    case Phase::Connecting:
+        if (!c.srv.fd.valid())
+            return c.retry_at;
+        return t.connect ? c.phase_start + ms(*t.connect) : kNever;
     case Phase::Established: {
         auto tunnel = t.tunnel ? t.tunnel : ft.tunnel;
         if (tunnel)
@@ -745,7 +761,12 @@ void Runtime::expire(Conn& c) noexcept {
     }
     switch (c.phase) {
     case Phase::Queued: close_conn(c, "timeout queue"); break;
-    case Phase::Connecting: connect_failed(c, "timeout connect"); break;
+    case Phase::Connecting:
+        if (!c.srv.fd.valid())
+            retry_connect(c);
+        else
+            connect_failed(c, "timeout connect");
+        break;
     case Phase::Established: close_conn(c, "inactivity timeout"); break;
     case Phase::Closed:
     case Phase::Idle: break;

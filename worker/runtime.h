@@ -184,6 +184,8 @@ struct Conn {
     int64_t accepted_unix_us = 0;
     int64_t tw_ms = -1, tc_ms = -1;  // time queued, time connecting (logs)
     int last_server = -1;            // server of the last connection attempt (logs)
+    Clock::time_point retry_at{};    // connecting, no socket: next attempt (turn-around)
+    int retry_skip = -1;             // server that failed last
     std::unique_ptr<HttpTxn> http;  // mode http
     int idle_server = -1;           // mode http: srv holds an idle connection to this server
 };
@@ -220,6 +222,7 @@ private:
     void connect_server(Conn& c) noexcept;
     void on_connect_result(Conn& c) noexcept;
     void connect_failed(Conn& c, const char* why) noexcept;
+    void retry_connect(Conn& c) noexcept;
     void pump(Conn& c) noexcept;
     bool transfer(Conn& c, Side& a, Side& b, Buffer& buf, Pipe& p, bool to_server, bool* progress) noexcept;
     void acquire_pipe(Pipe& p) noexcept;

@@ -8,6 +8,7 @@
 #include "common/control.h"
 #include "common/log.h"
 #include "worker/runtime.h"
+#include "worker/logger.h"
 
 namespace proxyd::worker {
 
@@ -46,7 +47,8 @@ ProcessInfo Runtime::info() const {
     i.hard_maxconn = global_maxconn_;
     i.cur_conns = static_cast<uint64_t>(cur_conns_);
     i.cum_conns = cum_conns_;
-    i.cum_req = 0;  // TCP mode: no requests
+    i.cum_req = cum_req_;  // HTTP requests
+    i.dropped_logs = process_logger().dropped();
     int64_t sec = steady_sec(now);
     i.conn_rate = conn_rate_.rate(sec);
     i.max_conn_rate = max_conn_rate_;
