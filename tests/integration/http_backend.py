@@ -24,6 +24,8 @@ origin through the URL it sends:
     /bad-response       an invalid response (a header line without a colon)
     /early-hints        an interim 103 Early Hints, then the echo answer
     /cookies            the echo answer with two Set-Cookie fields
+    /raw/KEY            the bytes HttpBackend.raw[KEY] (set by the test) as the whole answer,
+                        then the server closes the connection
     /ws                 with "Upgrade": 101 Switching Protocols (with Sec-WebSocket-Accept
                         when the request has a Sec-WebSocket-Key), then echoes bytes until EOF
 
@@ -166,6 +168,7 @@ class HttpBackend(h.Backend):
         self._ids = 0
         self._id_lock = threading.Lock()
         self._idle_close = {}   # conn id -> seconds: close if idle that long (/idle-close)
+        self.raw = {}           # key -> bytes sent as is for /raw/<key>
         super().__init__(self._serve, name)
 
     # -- inspection -----------------------------------------------------------------------
@@ -321,6 +324,12 @@ class HttpBackend(h.Backend):
         elif kind == "early-hints":
             conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
             self._send(conn, req, 200, req.head, close)
+        elif kind == "raw":
+            conn.sendall(self.raw[arg])
+            time.sleep(0.05)
+            conn.shutdown(socket.SHUT_WR)
+            h._drain(conn)
+            return False
         elif kind == "cookies":
             self._send(conn, req, 200, req.head, close, ["Set-Cookie: a=1", "Set-Cookie: b=2"])
         elif kind == "ws" and req.header("Upgrade"):

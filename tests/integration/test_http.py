@@ -615,6 +615,71 @@ def check_early_hints():
     stop(p)
 
 
+# Server responses: (key, raw response, {target: expected}, why they differ). Expected: the
+# status the client gets, or "200 cut" (the head, then the connection closes before the
+# announced body is complete). A request is GET /raw/<key>; the server closes after it.
+RESPONSE_CASES = [
+    ("Content-Length with Transfer-Encoding",
+     b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+     {"haproxy": 200, "proxyd": 502}, "HAProxy drops Content-Length and relays the chunked body"),
+    ("two different Content-Length", b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+     {"haproxy": 502, "proxyd": 502}, ""),
+    ("bare LF", b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", {"haproxy": 200, "proxyd": 502},
+     "proxyd refuses bare LF from servers too"),
+    ("status 600", b"HTTP/1.1 600 High\r\nContent-Length: 2\r\n\r\nok", {"haproxy": 600, "proxyd": 502},
+     "RFC 9110 §15: codes are 100..599"),
+    ("HTTP/1.0 close-delimited", b"HTTP/1.0 200 OK\r\n\r\nclose-delimited", {"haproxy": 200, "proxyd": 200}, ""),
+    ("not HTTP", b"hello\r\n\r\n", {"haproxy": 502, "proxyd": 502}, ""),
+    ("status line without reason", b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok", {"haproxy": 200, "proxyd": 200}, ""),
+    ("head larger than tune.bufsize",
+     b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 17000 + b"\r\nContent-Length: 2\r\n\r\nok",
+     {"haproxy": 502, "proxyd": 502}, ""),
+    ("Transfer-Encoding: gzip (not chunked)", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nrawbytes",
+     {"haproxy": 502, "proxyd": 200}, "RFC 9112 §6.3: the body then runs until the close"),
+    ("space before ':'", b"HTTP/1.1 200 OK\r\nX-A : b\r\nContent-Length: 2\r\n\r\nok",
+     {"haproxy": 502, "proxyd": 502}, ""),
+    ("obs-fold", b"HTTP/1.1 200 OK\r\nX-A: b\r\n c\r\nContent-Length: 2\r\n\r\nok",
+     {"haproxy": 200, "proxyd": 502}, "HAProxy unfolds it"),
+    ("NUL in a value", b"HTTP/1.1 200 OK\r\nX-A: b\x00c\r\nContent-Length: 2\r\n\r\nok",
+     {"haproxy": 200, "proxyd": 502}, ""),
+    ("invalid chunk size in the first chunk",
+     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+     {"haproxy": 502, "proxyd": 502}, "nothing was sent to the client yet: a 502, not a bare close"),
+    ("body shorter than Content-Length", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+     {"haproxy": "200 cut", "proxyd": "200 cut"}, ""),
+]
+
+
+def check_response_table():
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    problems, table = [], []
+    for i, (name, raw, want_by_target, why) in enumerate(RESPONSE_CASES):
+        want = want_by_target[TARGET]
+        be.raw[str(i)] = raw
+        c = Client(port)
+        try:
+            c.send(request("GET", "/raw/%d" % i))
+            r = c.response(head_request=True)
+            got = r.status
+            if r.header("Content-Length") is not None and 200 <= r.status and r.status not in (204, 304):
+                n = int(r.header("Content-Length"))
+                rest = c.read_to_eof("body", timeout=IO_TIMEOUT) if n > len(c.buf) else bytes(c.buf)
+                if len(rest) < n:
+                    got = "%d cut" % r.status
+        except AssertionError as e:
+            got = "no response (%s)" % str(e)[:90]
+        finally:
+            c.close()
+        table.append("%s -> %s" % (name, got))
+        if got != want:
+            problems.append("%s: %s, expected %s%s" % (name, got, want, " (%s)" % why if why else ""))
+    print("   " + "\n   ".join(table))
+    assert not problems, "%d of %d cases differ:\n   %s" % (len(problems), len(RESPONSE_CASES),
+                                                          "\n   ".join(problems))
+    stop(p)
+
+
 def check_invalid_response_502():
     be = HttpBackend("s1")
     p, port = one_backend(be)
@@ -1523,6 +1588,7 @@ def main():
         ("retries wait ~1 s each (turn-around)", check_retry_turnaround),
         ("server reset -> 502; mid-body reset cuts the body", check_server_reset_502),
         ("invalid server response -> 502", check_invalid_response_502),
+        ("server response shapes: 14 cases (per target)", check_response_table),
         ("server maxconn 1: second request queued then served", check_maxconn_queue),
         ("timeout queue -> 503", check_queue_timeout_503),
         ("error pages as HAProxy's: 400/403/408/429/502/503/504", check_error_page_format),
