@@ -539,6 +539,23 @@ void Runtime::http_on_request(Conn& c) noexcept {
     t.req_raw.assign(view);
     fill_head(&t.req, t.req_parser, t.req_raw, true);
     t.have_req = true;
+    // Absolute-form target: its authority and Host must agree (RFC 9112 §3.2.2), or the
+    // server and the Host-based rules would see different sites.
+    if (t.req.uri.size() && t.req.uri[0] != '/' && h.host_header >= 0) {
+        size_t scheme = t.req.uri.find("://");
+        if (scheme != std::string_view::npos) {
+            std::string_view auth = t.req.uri.substr(scheme + 3);
+            auth = auth.substr(0, auth.find_first_of("/?"));
+            if (size_t at = auth.rfind('@'); at != std::string_view::npos)
+                auth = auth.substr(at + 1);
+            if (!ascii_iequals(auth, t.req.fields[static_cast<size_t>(h.host_header)].value)) {
+                c.c2s.start += h.head_length;
+                ++c.fe->counters.req_errors;
+                http_error(c, 400, 'P', 'R', "absolute-form target and Host differ");
+                return;
+            }
+        }
+    }
     t.have_res = false;
     c.c2s.start += h.head_length;
     if (c.c2s.start == c.c2s.end)
