@@ -39,6 +39,7 @@ RESULTS_FILE=""
 TIME_LIMIT=175      # refuse settings whose estimate exceeds this, and abort past it
 PAUSE=0.5
 TESTS="ka,close,tcp"
+HTTP_REUSE=safe     # http-reuse of the HTTP backends (both proxies)
 WAIT_QUIET=0        # seconds to wait, before starting, for the box to be idle (0 = don't)
 
 usage() {
@@ -59,6 +60,8 @@ Usage: $0 [options]
                           measure proxyd with the HTTP frontend in mode tcp (tcp, labelled so)
       --haproxy-vs-haproxy  the proxyd column is a second HAProxy: calibrates the noise (ratios ~1)
   -t, --tests LIST        comma list of ka (http keep-alive), close (http close), tcp (default $TESTS)
+      --http-reuse MODE   http-reuse of both proxies' HTTP backend: safe (default), never, aggressive,
+                          always (e.g. 'never' to see the close test without idle server connections)
       --wait-quiet S      before anything else, wait up to S seconds for 3 s in a row with < 0.3
                           CPUs busy (other jobs), then start anyway (not counted in the time limit)
       --time-limit S      refuse settings estimated to take longer, abort past it (default $TIME_LIMIT)
@@ -87,6 +90,7 @@ while [[ $# -gt 0 ]]; do
         --proxyd-http-fallback) PROXYD_HTTP_FALLBACK=${2-}; shift 2 ;;
         --haproxy-vs-haproxy) AB_TEST=1; shift ;;
         -t|--tests) TESTS=${2-}; shift 2 ;;
+        --http-reuse) HTTP_REUSE=${2-}; shift 2 ;;
         --wait-quiet) need_int "$1" "${2-}"; WAIT_QUIET=$2; shift 2 ;;
         --time-limit) need_int "$1" "${2-}"; TIME_LIMIT=$2; shift 2 ;;
         --no-install) INSTALL=0; shift ;;
@@ -104,6 +108,7 @@ for t in "${TEST_LIST[@]}"; do
 done
 (( DO_TCP )) || TCP_RUNS=0
 (( BYTES >= 1024 )) || die "--bytes must be >= 1024"
+[[ $HTTP_REUSE =~ ^(safe|never|aggressive|always)$ ]] || die "--http-reuse: safe, never, aggressive or always"
 [[ $PROXYD_HTTP_FALLBACK == none || $PROXYD_HTTP_FALLBACK == tcp ]] || die "--proxyd-http-fallback: none or tcp"
 NCPU=$(nproc --all)
 (( PROXY_CPU < NCPU && LOAD_CPU < NCPU )) || die "this box has CPUs 0..$((NCPU - 1))"
@@ -326,7 +331,7 @@ $( [[ $httpmode == http ]] && echo "    option http-keep-alive" )
 
 backend be_http
     mode $httpmode
-$( [[ $httpmode == http ]] && printf '    option http-keep-alive\n    http-reuse safe\n' )
+$( [[ $httpmode == http ]] && printf '    option http-keep-alive\n    http-reuse %s\n' "$HTTP_REUSE" )
     server s1 127.0.0.1:$bp
 
 frontend fe_tcp
@@ -458,7 +463,7 @@ RAW="$TMP/raw.txt"; : >"$RAW"
     echo "haproxy: $("$HAPROXY_BIN" -v 2>&1 | head -1)"
     echo "pinning: proxies (proxyd nbproc 1 = 1 worker, $(nthreads "$W_proxyd") thread(s); haproxy nbthread 1 = 1 worker, $(nthreads "$W_haproxy") thread(s)) on CPU $PROXY_CPU; backend, sink, wrk and sender on CPU $LOAD_CPU (taskset)"
     echo "backend: bench/bench_tool.cpp http-server (epoll, fixed 200, $BODY B body); wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') -t1 -c$CONNS -d${DURATION}s --latency, $RUNS runs per proxy, alternating; tcp: bench_tool send/sink, $BYTES bytes per transfer, $TCP_RUNS per proxy and direction"
-    echo "config: mode http, option http-keep-alive, http-reuse safe, timeouts 5s/30s/30s, maxconn 4096; tcp line: mode tcp frontend -> sink; haproxy splice off unless said (HAProxy's default), proxyd splices bulk transfers by itself"
+    echo "config: mode http, option http-keep-alive, http-reuse $HTTP_REUSE, timeouts 5s/30s/30s, maxconn 4096; tcp line: mode tcp frontend -> sink; haproxy splice off unless said (HAProxy's default), proxyd splices bulk transfers by itself"
     echo "mode http: $PROXYD_HTTP_STATUS"
     echo "estimated duration: ~${EST}s"
     awk -v l="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN{ if (l > 0.5) printf "WARNING: load average %s before the run: other jobs share the CPUs, expect noise\n", l }'
