@@ -381,6 +381,11 @@ void Runtime::http_pump(Conn& c) noexcept {
                 ++c.be->counters.resp_errors;
                 if (c.server >= 0)
                     ++c.be->servers[static_cast<size_t>(c.server)].counters.resp_errors;
+                if (!t.res_sent_any) {
+                    // Nothing of the response went out yet: the client gets a clean 502.
+                    http_error(c, 502, 'S', 'H', "invalid response body framing");
+                    return;
+                }
                 t.term[0] = 'S';
                 t.term[1] = 'D';
                 http_log(c);
