@@ -1378,6 +1378,106 @@ def check_header_rules():
     stop(p)
 
 
+def check_acl_matching():
+    """ACL fetches and operators, observed through conditional add-header (one server)."""
+    be = HttpBackend("s1")
+    fe = ["acl a_end path_end .jpg",
+          "acl a_reg path_reg ^/re/[0-9]+$",
+          "acl a_hbeg hdr_beg(host) -i img.",
+          "acl a_dom hdr_dom(host) -i example.org",
+          "acl a_param url_param(u) x1",
+          "acl a_src src 127.0.0.0/8",
+          "acl a_sub path_sub middle",
+          "acl a_get method GET HEAD",
+          "acl a_hdr hdr(x-k) -m sub needle",
+          "acl a_cnt hdr_cnt(x-k) gt 1",
+          "http-request add-header X-M end if a_end",
+          "http-request add-header X-M reg if a_reg",
+          "http-request add-header X-M hbeg if a_hbeg",
+          "http-request add-header X-M dom if a_dom",
+          "http-request add-header X-M param if a_param",
+          "http-request add-header X-M sub if a_sub",
+          "http-request add-header X-M hdr if a_hdr",
+          "http-request add-header X-M cnt if a_cnt",
+          "http-request add-header X-M not-get if !a_get",
+          "http-request add-header X-M end-and-src if a_end a_src",
+          "http-request add-header X-M end-or-reg if a_end || a_reg",
+          "http-request add-header X-M anon if { path_beg /anon }"]
+    p, port = one_backend(be, frontend=fe)
+    cases = [(request("GET", "/x.jpg"), ["end", "end-and-src", "end-or-reg"]),
+             (request("GET", "/re/123"), ["reg", "end-or-reg"]),
+             (request("GET", "/re/12a"), []),
+             (request("GET", "/", host="IMG.test"), ["hbeg"]),
+             (request("GET", "/", host="www.example.org"), ["dom"]),
+             (request("GET", "/", host="example.org.evil"), ["dom"]),  # dot-delimited word
+             (request("GET", "/", host="notexample.org"), []),
+             (request("GET", "/q?a=1&u=x1"), ["param"]),
+             (request("GET", "/q?u=x12"), []),
+             (request("GET", "/a/middle/b"), ["sub"]),
+             (request("GET", "/", ["X-K: hayneedlestack"]), ["hdr"]),
+             (request("GET", "/", ["X-K: a", "X-K: b"]), ["cnt"]),
+             (request("POST", "/", body=b""), ["not-get"]),
+             (request("GET", "/anon/1"), ["anon"])]
+    problems = []
+    for raw, want in cases:
+        r = fetch(port, raw)
+        line = raw.split(b"\r\n")[0].decode() + " " + raw.split(b"\r\n")[1].decode()
+        if r.status != 200:
+            problems.append("%s: status %d" % (line, r.status))
+            continue
+        got = be.last().header("X-M")
+        if got != want:
+            problems.append("%s: matched %s, expected %s" % (line, got, want))
+    assert not problems, "ACL results differ:\n   " + "\n   ".join(problems)
+    print("   %d requests: path_end/path_reg/hdr_beg/hdr_dom/url_param/src/path_sub/method/"
+          "hdr -m sub/hdr_cnt, !, AND, ||, anonymous: as expected" % len(cases))
+    stop(p)
+
+
+def check_sample_rewrites():
+    """Sample expressions in set-header, path/query rewrites, redirect scheme, response
+    header rules."""
+    be = HttpBackend("s1")
+    fe = ["http-request set-header X-Src %[src]",
+          "http-request set-header X-Path %[path]",
+          "http-request set-header X-Host %[req.hdr(host),lower]",
+          "http-request set-header X-Meth %[method]",
+          "http-request set-header X-U %[url_param(u)]",
+          "acl p_sp path_beg /sp/",
+          "acl p_sch path_beg /sch",
+          "http-request redirect scheme https if p_sch",
+          "http-request set-query z=9 if p_sp",  # before set-path: rules see the new path
+          "http-request set-path /new%[path] if p_sp",
+          "http-response del-header X-Body-Len",
+          "http-response add-header X-R1 one",
+          "http-response replace-header X-Server ^s(.*)$ server-\\1"]
+    p, port = one_backend(be, frontend=fe)
+    problems = []
+    r = fetch(port, request("POST", "/sp/a?u=v1&b=2", host="Test.LOCAL", body=b"xy"))
+    req = be.last()
+    want = {"X-Src": ["127.0.0.1"], "X-Path": ["/sp/a"], "X-Host": ["test.local"],
+            "X-Meth": ["POST"], "X-U": ["v1"]}
+    for k, v in want.items():
+        if req.header(k) != v:
+            problems.append("request %s: %r, expected %r" % (k, req.header(k), v))
+    if req.target != "/new/sp/a?z=9":
+        problems.append("set-path + set-query: the server saw target %r, expected '/new/sp/a?z=9'" % req.target)
+    if r.header("X-Body-Len") is not None:
+        problems.append("http-response del-header X-Body-Len: still there (%r)" % r.header("X-Body-Len"))
+    if r.all("X-R1") != ["one"]:
+        problems.append("http-response add-header X-R1: %r" % r.all("X-R1"))
+    if r.header("X-Server") != "server-1":
+        problems.append("http-response replace-header X-Server: %r, expected 'server-1'" % r.header("X-Server"))
+    r = get(port, "/sch/x?q=1")
+    if r.status != 302 or r.header("Location") != "https://test.local/sch/x?q=1":
+        problems.append("redirect scheme https: %d Location %r, expected 302 "
+                        "'https://test.local/sch/x?q=1'" % (r.status, r.header("Location")))
+    assert not problems, "\n   ".join(problems)
+    print("   %[src] %[path] %[req.hdr(host),lower] %[method] %[url_param(u)], set-path, set-query, "
+          "redirect scheme, response del/add/replace-header")
+    stop(p)
+
+
 def check_forwardfor():
     be = HttpBackend("s1")
     p, port = one_backend(be, frontend=["option forwardfor"])
@@ -1596,6 +1696,8 @@ def main():
         ("routing: path_beg, hdr(host), method, default_backend", check_routing),
         ("http-request deny/deny_status/redirect/return", check_request_rules),
         ("set/add/del/replace-header, http-response set-header", check_header_rules),
+        ("ACL fetches and operators", check_acl_matching),
+        ("sample expressions and rewrites", check_sample_rewrites),
         ("option forwardfor [except]", check_forwardfor),
         ("balance uri: same URI, same server", check_balance_uri),
         ("balance source: same address, same server", check_balance_source),
