@@ -697,6 +697,45 @@ def check_response_fields_preserved():
     stop(p)
 
 
+def check_connection_mode_combinations():
+    """How the frontend's and the backend's options combine (values observed on HAProxy 2.6):
+    the client side follows the frontend (a backend's httpclose closes only the server
+    connections), the server side the stronger of the two. Two requests on one client
+    connection: (client connection kept?, server connections used)."""
+    combos = [("option http-server-close", "option httpclose", (True, 2)),
+              ("", "option httpclose", (True, 2)),
+              ("option httpclose", "option http-keep-alive", (False, 1)),
+              ("option http-keep-alive", "option http-server-close", (True, 2)),
+              ("option http-server-close", "option http-keep-alive", (True, 2)),
+              ("", "", (True, 1))]
+    problems = []
+    for fe_opt, be_opt, want in combos:
+        be = HttpBackend("s1")
+        p, port = one_backend(be, frontend=[fe_opt] if fe_opt else [],
+                              backend_lines=[be_opt] if be_opt else [])
+        c = Client(port)
+        c.send(request("GET", "/one"))
+        r = c.response()
+        kept = "close" not in ",".join(r.all("Connection")).lower()
+        if kept:
+            c.send(request("GET", "/two"))
+            kept = c.response().status == 200
+        else:
+            if not c.closed_within(IO_TIMEOUT):
+                problems.append("%s / %s: Connection: close but not closed" % (fe_opt, be_opt))
+        c.close()
+        got = (kept, be.connections)
+        print("   frontend '%s' + backend '%s': client kept=%s, server connections=%d"
+              % (fe_opt or "-", be_opt or "-", got[0], got[1]))
+        if got != want:
+            problems.append("frontend '%s' + backend '%s': client kept=%s, server connections=%d; "
+                            "expected kept=%s, %d" % (fe_opt or "-", be_opt or "-", got[0], got[1],
+                                                       want[0], want[1]))
+        stop(p)
+    assert not problems, "\n   ".join(problems)
+    print("   %d frontend/backend option pairs combine as in HAProxy" % len(combos))
+
+
 # ---------------------------------------------------------------------------------------
 # Bodies.
 
@@ -1600,6 +1639,30 @@ def stat_rows(text):
             for d in (dict(zip(names, r)) for r in csv.reader(lines[1:]))}
 
 
+def check_show_stat_denied():
+    """http-request deny counts in the frontend's dreq and hrsp_4xx; nothing at the server."""
+    be = HttpBackend("s1")
+    port = h.free_port()
+    p = h.Proxyd()
+    sock = p.path("master.sock")
+    p.extra_args = ["-S", sock]
+    p.write_config(http_config(port, ["acl p_deny path /deny", "http-request deny if p_deny"],
+                               backends={"be": ["server s1 %s" % be.addr]}))
+    p.start()
+    for path, code in (("/deny", 403), ("/deny", 403), ("/ok", 200)):
+        assert_status(get(port, path), code, path)
+    rows = stat_rows(master_cli(sock, "@1 show stat"))
+    fe, sv = rows.get(("fe", "FRONTEND")), rows.get(("be", "s1"))
+    assert fe and sv, "rows fe/FRONTEND and be/s1 expected: %s" % sorted(rows)
+    vals = {"fe": {c: fe.get(c) for c in ("dreq", "hrsp_2xx", "hrsp_4xx", "req_tot")},
+            "s1": {c: sv.get(c) for c in ("hrsp_4xx", "req_tot", "stot")}}
+    print("   %s" % vals)
+    assert (fe["dreq"], fe["hrsp_4xx"], fe["hrsp_2xx"], fe["req_tot"]) == ("2", "2", "1", "3"), \
+        "frontend dreq/hrsp_4xx/hrsp_2xx/req_tot: %s, expected 2/2/1/3" % vals["fe"]
+    assert (sv["hrsp_4xx"], sv["req_tot"]) == ("0", "1"), "server: %s, expected no 4xx, 1 request" % vals["s1"]
+    stop(p)
+
+
 def check_show_stat_after_502():
     be = HttpBackend("s1")
     port = h.free_port()
@@ -1657,6 +1720,7 @@ def main():
         ("server closes an idle connection: next request served", check_server_idle_close),
         ("timeout http-keep-alive closes an idle client", check_keepalive_timeout),
         ("roundrobin per request on a keep-alive connection", check_roundrobin_per_request),
+        ("frontend + backend connection options combine", check_connection_mode_combinations),
         ("chunked request body forwarded intact", check_chunked_request),
         ("chunked request trailers forwarded", check_chunked_trailers),
         ("chunked response forwarded intact", check_chunked_response),
@@ -1703,6 +1767,7 @@ def main():
         ("balance source: same address, same server", check_balance_source),
         ("balance leastconn avoids the busy server", check_balance_leastconn),
         ("show stat counts the 502 (hrsp_5xx, eresp)", check_show_stat_after_502),
+        ("show stat counts denied requests (dreq, hrsp_4xx)", check_show_stat_denied),
     ]
     checks = [(name, reporting(fn)) for name, fn in checks]
     only = os.environ.get("HTTP_TEST_ONLY")  # a substring of check names, to run a few
