@@ -1639,6 +1639,44 @@ def stat_rows(text):
             for d in (dict(zip(names, r)) for r in csv.reader(lines[1:]))}
 
 
+def check_httplog():
+    """option httplog lines sent to a UDP syslog receiver: the fields that do not depend on
+    timing or on counters (frontend, backend/server, status, termination state, request)."""
+    import re
+    be = HttpBackend("s1")
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    try:
+        p, port = one_backend(be, global_lines=["log 127.0.0.1:%d local0" % u.getsockname()[1]],
+                              defaults=["log global", "option httplog"])
+        get(port, "/size/123?x=1")
+        get(port, "/reset")
+        c = Client(port)
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Bad : v\r\n\r\n")
+        c.response()
+        c.close()
+        lines = []
+        u.settimeout(IO_TIMEOUT)
+        for _ in range(3):
+            try:
+                lines.append(u.recv(65536).decode("latin-1").rstrip("\n"))
+            except socket.timeout:
+                break
+    finally:
+        u.close()
+    T = r"-?\d+/-?\d+/-?\d+/-?\d+/\d+"
+    C = r"\d+/\d+/\d+/\d+/\d+ \d+/\d+"
+    want = [r' fe be/s1 %s 200 \d+ - - ---- %s "GET /size/123\?x=1 HTTP/1.1"$' % (T, C),
+            r' fe be/s1 %s 502 \d+ - - SH-- %s "GET /reset HTTP/1.1"$' % (T, C),
+            r' fe fe/<NOSRV> -1/-1/-1/-1/\d+ 400 \d+ - - PR-- %s "<BADREQ>"$' % C]
+    print("   " + "\n   ".join(lines))
+    assert len(lines) == 3, "expected 3 log lines, got %d" % len(lines)
+    problems = ["line %d: %r does not match %r" % (i + 1, l[l.find("]: ") + 3:], w)
+                for i, (l, w) in enumerate(zip(lines, want)) if not re.search(w, l)]
+    assert not problems, "\n   ".join(problems)
+    stop(p)
+
+
 def check_show_stat_denied():
     """http-request deny counts in the frontend's dreq and hrsp_4xx; nothing at the server."""
     be = HttpBackend("s1")
@@ -1768,6 +1806,7 @@ def main():
         ("balance leastconn avoids the busy server", check_balance_leastconn),
         ("show stat counts the 502 (hrsp_5xx, eresp)", check_show_stat_after_502),
         ("show stat counts denied requests (dreq, hrsp_4xx)", check_show_stat_denied),
+        ("option httplog: 200, 502 (SH--), 400 (PR--, <BADREQ>)", check_httplog),
     ]
     checks = [(name, reporting(fn)) for name, fn in checks]
     only = os.environ.get("HTTP_TEST_ONLY")  # a substring of check names, to run a few
