@@ -16,6 +16,7 @@ origin through the URL it sends:
     /close/N            200, N bytes, no Content-Length: the body ends when the server closes
     /delay/MS           waits MS milliseconds, then the echo answer (counted in busy/max_busy)
     /hang               reads the request, never answers (until the peer closes)
+    /stall              sends the head (Content-Length: 100) and 3 bytes, then nothing more
     /reset              reads the request, resets the connection (RST) without sending a byte
     /reset-mid          sends the head (Content-Length: 1000) and 100 bytes, then resets
     /status/N           status N; 204, 304 and 1xx have no body, others a short text body
@@ -300,6 +301,10 @@ class HttpBackend(h.Backend):
                 self.busy_leave()
             self._send(conn, req, 200, req.head, close)
         elif kind == "hang":
+            h._drain(conn)
+            return False
+        elif kind == "stall":
+            conn.sendall(self._head(req, 200, ["Content-Length: 100"], False) + b"abc")
             h._drain(conn)
             return False
         elif kind == "reset":

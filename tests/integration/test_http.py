@@ -66,6 +66,10 @@ EXPECT = {
     "head_15k": {"haproxy": 400, "proxyd": 200},
     # A head of 17 KB > tune.bufsize: HAProxy 400, proxyd 431 (RFC 6585).
     "head_17k": {"haproxy": 400, "proxyd": 431},
+    # errorfile 400 for a request the HTTP/1 parser refuses: HAProxy 2.6 answers with its
+    # built-in page anyway (observed; its H1 layer does not look at errorfiles); proxyd uses
+    # the configured page.
+    "errorfile_400": {"haproxy": "built-in", "proxyd": "errorfile"},
     # A request line longer than tune.bufsize: HAProxy 2.6 answers 400 (its parser just finds
     # the buffer full); proxyd 414 URI Too Long (RFC 9112 §3).
     "uri_too_long": {"haproxy": 400, "proxyd": 414},
@@ -417,6 +421,131 @@ def check_server_reuse_safe():
     print("   3 sequential client connections -> server connections %s" % conns)
     assert len(set(conns)) == 3, "http-reuse safe: first requests of 3 client connections " \
         "shared server connections %s" % conns
+    stop(p)
+
+
+def check_server_reuse_modes():
+    """Sequential client connections, one request each: which http-reuse modes share the
+    idle server connection (HAProxy 2.6: only 'always'; 'aggressive' reuses only connections
+    that were already reused once, so never one that served a single request)."""
+    want = {"never": ["1", "2", "3"], "safe": ["1", "2", "3"], "aggressive": ["1", "2", "3"],
+            "always": ["1", "1", "1"]}
+    problems = []
+    for mode, exp in want.items():
+        be = HttpBackend("s1")
+        p, port = one_backend(be, backend_lines=["http-reuse " + mode])
+        seq = []
+        for i in range(3):
+            c = Client(port)
+            c.send(request("GET", "/r%d" % i))
+            r = c.response()
+            seq.append(r.header("X-Conn"))
+            c.close()
+            time.sleep(0.05)
+        if seq != exp:
+            problems.append("http-reuse %s: server connections %s, expected %s" % (mode, seq, exp))
+        stop(p)
+    assert not problems, "\n   ".join(problems)
+    print("   never/safe/aggressive: new connection per client; always: shared")
+
+
+def check_client_abort_then_reuse():
+    """A client closes in the middle of a 4 MiB response: the server connection must not be
+    reused with the rest of that body in it; the next clients get clean responses."""
+    be = HttpBackend("s1")
+    p, port = one_backend(be, backend_lines=["http-reuse always"])
+    c = Client(port)
+    c.send(request("GET", "/size/%d" % (4 << 20)))
+    c.recv_exact(1000, "the start of the response")
+    c.close()
+    time.sleep(0.2)
+    for i in range(3):
+        r = get(port, "/size/%d" % (100 + i))
+        assert_status(r, 200, "request %d after another client aborted" % (i + 1))
+        assert r.body == pattern(100 + i), "request %d after the abort got a wrong body %r" % (i + 1, r.body[:60])
+    print("   3 clean responses after an aborted 4 MiB download (%d server connections)" % be.connections)
+    stop(p)
+
+
+def check_byte_by_byte_request():
+    """A request (head and chunked body) sent one byte per segment."""
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    c = Client(port)
+    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    raw = request("POST", "/bb?x=1", ["X-A: b", "Transfer-Encoding: chunked"], chunk_encode(b"hello world", 4))
+    for i in range(len(raw)):
+        c.send(raw[i:i + 1])
+        time.sleep(0.002)
+    r = c.response()
+    c.close()
+    assert_status(r, 200, "request sent byte by byte")
+    req = be.last()
+    assert req.body == b"hello world" and req.target == "/bb?x=1" and req.header("X-A") == ["b"], \
+        "server saw %r %r body %r" % (req.target, req.headers, req.body)
+    print("   %d bytes, one per segment: forwarded intact" % len(raw))
+    stop(p)
+
+
+def check_client_half_close():
+    """A client that half-closes after its request still gets the response (also a slow one)."""
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    for path, n in (("/size/100", 100), ("/delay/300", None)):
+        c = Client(port)
+        c.send(request("GET", path))
+        c.sock.shutdown(socket.SHUT_WR)
+        r = c.response()
+        c.close()
+        assert_status(r, 200, "GET %s then half-close" % path)
+        if n:
+            assert r.body == pattern(n), "body after half-close: %r" % r.body[:60]
+    print("   responses delivered after the client's FIN")
+    stop(p)
+
+
+def check_concurrent_keepalive_clients():
+    """20 clients at once, 15 requests each on keep-alive connections, mixed sizes and
+    framings: every response belongs to its request (no cross-talk between streams)."""
+    be = HttpBackend("s1")
+    p, port = one_backend(be)
+    errors = []
+
+    def client(k):
+        try:
+            c = Client(port, timeout=10)
+            for i in range(15):
+                n = (k * 7919 + i * 104729) % 70000
+                if i % 3 == 0:
+                    c.send(request("GET", "/chunked/%d?chunk=%d&id=%d-%d" % (n, 1 + n % 5000, k, i)))
+                elif i % 3 == 1:
+                    c.send(request("POST", "/size/%d?id=%d-%d" % (n, k, i), body=os.urandom(n % 3000)))
+                else:
+                    c.send(request("GET", "/id-%d-%d" % (k, i)))
+                r = c.response(timeout=10)
+                if r.status != 200:
+                    errors.append("client %d request %d: status %d" % (k, i, r.status))
+                    return
+                if i % 3 == 2:
+                    ok = r.body.startswith(b"GET /id-%d-%d HTTP/1.1" % (k, i))
+                else:
+                    ok = r.body == pattern(n)
+                if not ok:
+                    errors.append("client %d request %d: wrong body %r" % (k, i, r.body[:60]))
+                    return
+            c.close()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append("client %d: %s" % (k, e))
+    ts = [threading.Thread(target=client, args=(k,)) for k in range(20)]
+    t0 = time.monotonic()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(20)
+    dt = time.monotonic() - t0
+    assert not errors, "%d of 20 clients failed:\n   %s" % (len(errors), "\n   ".join(errors[:8]))
+    print("   300 requests by 20 concurrent keep-alive clients in %.2f s, all matched; %d server "
+          "connections" % (dt, be.connections))
     stop(p)
 
 
@@ -1159,6 +1288,25 @@ def check_retry_turnaround():
     stop(p)
 
 
+def check_server_stall_mid_body():
+    """The server sends the head and 3 of 100 bytes, then nothing: at timeout server the
+    client connection is cut (no error page can follow a started response)."""
+    be = HttpBackend("s1")
+    p, port = one_backend(be, defaults=["timeout server 1s"])
+    c = Client(port)
+    c.send(request("GET", "/stall"))
+    r = c.response(head_request=True)
+    assert_status(r, 200, "head of the stalled response")
+    t0 = time.monotonic()
+    rest = c.read_to_eof("the cut", timeout=4)
+    dt = time.monotonic() - t0
+    c.close()
+    assert rest == b"abc", "after the head: %r, expected the 3 bytes then the close" % rest[:200]
+    assert 0.5 <= dt <= 3.0, "cut after %.1f s, expected ~1 s (timeout server)" % dt
+    print("   head + 3 bytes, then cut after %.2f s" % dt)
+    stop(p)
+
+
 def check_server_reset_502():
     be = HttpBackend("s1")
     p, port = one_backend(be)
@@ -1307,19 +1455,33 @@ def check_errorfile():
     dead = h.free_port()
     p = h.Proxyd()
     ef = p.path("503.http")
-    page = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n" \
-        b"Cache-Control: no-cache\r\nConnection: close\r\n\r\ncustom page\n"
-    with open(ef, "wb") as f:
-        f.write(page)
+    pages = {}
+    for code, reason in ((503, "Service Unavailable"), (403, "Forbidden"), (400, "Bad Request")):
+        body = b"custom %d\n" % code
+        pages[code] = body
+        with open(p.path("%d.http" % code), "wb") as f:
+            f.write(b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                    b"Cache-Control: no-cache\r\nConnection: close\r\n\r\n" % (code, reason.encode(), len(body))
+                    + body)
     port = h.free_port()
-    p.write_config(http_config(port, backends={"be": ["errorfile 503 %s" % ef, "retries 0",
-                                                       "server s1 127.0.0.1:%d" % dead]}))
+    # errorfile in defaults (400, 403) and in the backend (503).
+    p.write_config(http_config(port, ["acl p_deny path /deny", "http-request deny if p_deny"],
+                               backends={"be": ["errorfile 503 %s" % p.path("503.http"), "retries 0",
+                                                "server s1 127.0.0.1:%d" % dead]},
+                               defaults=["errorfile 400 %s" % p.path("400.http"),
+                                         "errorfile 403 %s" % p.path("403.http")]))
     p.start()
-    r = get(port, "/")
-    assert_status(r, 503, "no server, errorfile 503")
-    assert r.body == b"custom page\n" and (r.header("Content-Type") or "") == "text/plain", \
-        "errorfile not used: %r" % r
-    print("   errorfile page served: %r" % r.body)
+    problems = []
+    for code, raw in ((503, request("GET", "/")), (403, request("GET", "/deny")),
+                      (400, b"GET / HTTP/1.1\r\nHost: x\r\nX-Bad : v\r\n\r\n")):
+        r = fetch(port, raw)
+        if code == 400 and expect("errorfile_400") == "built-in":
+            if r.status != 400 or b"<h1>400 Bad request</h1>" not in r.body:
+                problems.append("400: expected the built-in page: %r" % r)
+        elif r.status != code or r.body != pages[code] or (r.header("Content-Type") or "") != "text/plain":
+            problems.append("errorfile %d not used: %r" % (code, r))
+    assert not problems, "\n   ".join(problems)
+    print("   errorfile pages served for 503 (backend), 403 (defaults); 400: %s" % expect("errorfile_400"))
     stop(p)
 
 
@@ -1749,6 +1911,11 @@ def main():
         ("client keep-alive: 5 requests on one connection", check_client_keepalive),
         ("server reuse: http-reuse always", check_server_reuse_always),
         ("server reuse: http-reuse safe, first requests", check_server_reuse_safe),
+        ("server reuse: never/safe/aggressive/always", check_server_reuse_modes),
+        ("client abort mid-response, then clean reuse", check_client_abort_then_reuse),
+        ("request sent byte by byte", check_byte_by_byte_request),
+        ("client half-close after the request", check_client_half_close),
+        ("20 concurrent keep-alive clients, no cross-talk", check_concurrent_keepalive_clients),
         ("option http-server-close: one server connection per request", check_http_server_close),
         ("option httpclose: Connection: close, then closed", check_httpclose),
         ("HTTP/1.0 client without keep-alive is closed", check_http10_close),
@@ -1788,13 +1955,14 @@ def main():
         ("timeout server -> 504", check_server_timeout_504),
         ("server down -> 503 after retries", check_server_down_503),
         ("retries wait ~1 s each (turn-around)", check_retry_turnaround),
+        ("server stalls mid-body: cut at timeout server", check_server_stall_mid_body),
         ("server reset -> 502; mid-body reset cuts the body", check_server_reset_502),
         ("invalid server response -> 502", check_invalid_response_502),
         ("server response shapes: 14 cases (per target)", check_response_table),
         ("server maxconn 1: second request queued then served", check_maxconn_queue),
         ("timeout queue -> 503", check_queue_timeout_503),
         ("error pages as HAProxy's: 400/403/408/429/502/503/504", check_error_page_format),
-        ("errorfile 503 replaces the page", check_errorfile),
+        ("errorfile 503/403 replace the pages; 400 (per target)", check_errorfile),
         ("routing: path_beg, hdr(host), method, default_backend", check_routing),
         ("http-request deny/deny_status/redirect/return", check_request_rules),
         ("set/add/del/replace-header, http-response set-header", check_header_rules),
