@@ -18,6 +18,7 @@ every check fails.
 import csv
 import hashlib
 import os
+import re
 import socket
 import sys
 import threading
@@ -284,12 +285,13 @@ def chunk_encode(data, size):
 # ---------------------------------------------------------------------------------------
 # The proxy under test.
 
-def http_config(port, frontend=(), backends=None, global_lines=(), defaults=()):
+def http_config(port, frontend=(), backends=None, global_lines=(), defaults=(), procs=1):
     """global + defaults (mode http, short timeouts) + frontend fe on 127.0.0.1:port + the
     backends {name: [lines]}; the first backend is the default one unless the frontend
     names a default_backend. Valid for proxyd and HAProxy alike, except the global
-    process-count line (nbproc for proxyd, nbthread for HAProxy 2.6, which removed nbproc)."""
-    g = ["nbthread 1" if TARGET == "haproxy" else "nbproc 1"] + list(global_lines)
+    process-count line (`procs` workers: nbproc for proxyd, nbthread for HAProxy 2.6, which
+    removed nbproc)."""
+    g = [("nbthread %d" if TARGET == "haproxy" else "nbproc %d") % procs] + list(global_lines)
     out = "global\n" + "".join("    %s\n" % l for l in g)
     d = ["mode http", "timeout connect 2s", "timeout client 10s", "timeout server 10s",
          "timeout queue 5s", "timeout http-request 5s"]
@@ -305,11 +307,11 @@ def http_config(port, frontend=(), backends=None, global_lines=(), defaults=()):
     return out
 
 
-def start(frontend=(), backends=None, global_lines=(), defaults=(), extra_args=()):
+def start(frontend=(), backends=None, global_lines=(), defaults=(), extra_args=(), procs=1):
     """Starts the target with http_config(); returns (instance, port)."""
     budget_check()
     port = h.free_port()
-    p = h.Proxyd(http_config(port, frontend, backends, global_lines, defaults), extra_args=extra_args)
+    p = h.Proxyd(http_config(port, frontend, backends, global_lines, defaults, procs), extra_args=extra_args)
     p.start()
     return p, port
 
@@ -506,9 +508,10 @@ def check_client_half_close():
 
 def check_concurrent_keepalive_clients():
     """20 clients at once, 15 requests each on keep-alive connections, mixed sizes and
-    framings: every response belongs to its request (no cross-talk between streams)."""
+    framings, 2 workers (threads for HAProxy): every response belongs to its request (no
+    cross-talk between streams)."""
     be = HttpBackend("s1")
-    p, port = one_backend(be)
+    p, port = one_backend(be, procs=2)
     errors = []
 
     def client(k):
@@ -1804,7 +1807,6 @@ def stat_rows(text):
 def check_httplog():
     """option httplog lines sent to a UDP syslog receiver: the fields that do not depend on
     timing or on counters (frontend, backend/server, status, termination state, request)."""
-    import re
     be = HttpBackend("s1")
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     u.bind(("127.0.0.1", 0))
@@ -1915,7 +1917,7 @@ def main():
         ("client abort mid-response, then clean reuse", check_client_abort_then_reuse),
         ("request sent byte by byte", check_byte_by_byte_request),
         ("client half-close after the request", check_client_half_close),
-        ("20 concurrent keep-alive clients, no cross-talk", check_concurrent_keepalive_clients),
+        ("20 concurrent keep-alive clients on 2 workers, no cross-talk", check_concurrent_keepalive_clients),
         ("option http-server-close: one server connection per request", check_http_server_close),
         ("option httpclose: Connection: close, then closed", check_httpclose),
         ("HTTP/1.0 client without keep-alive is closed", check_http10_close),
