@@ -27,6 +27,10 @@ namespace {
 constexpr auto kNever = Clock::time_point::max();
 constexpr auto kLingerMax = std::chrono::milliseconds(1000);
 constexpr auto kIdlePurge = std::chrono::seconds(5);  // HAProxy's pool-purge-delay
+// Idle connections a worker keeps per server; beyond, a finished connection is closed, so that a
+// stream of new clients (each first request on a connection of its own) cannot pile up
+// thousands of idle connections on a server.
+constexpr size_t kMaxIdlePerServer = 64;
 
 std::chrono::milliseconds ms(uint64_t v) { return std::chrono::milliseconds(static_cast<int64_t>(v)); }
 
@@ -529,8 +533,9 @@ void Runtime::http_fill_info(Conn& c) noexcept {
     i.accept_unix_us = t.req_start_unix_us;
     i.frontend = c.fe->conf->name;
     i.backend = c.be ? std::string_view(c.be->conf->name) : i.frontend;
-    i.server = c.be && c.server >= 0 ? std::string_view(c.be->servers[static_cast<size_t>(c.server)].conf->name)
-                                     : std::string_view("<NOSRV>");
+    int srv = c.server >= 0 ? c.server : c.last_server;
+    i.server = c.be && srv >= 0 ? std::string_view(c.be->servers[static_cast<size_t>(srv)].conf->name)
+                                : std::string_view("<NOSRV>");
     i.req = t.have_req ? &t.req : nullptr;
     i.res = t.have_res ? &t.res : nullptr;
     i.state = this;
@@ -584,6 +589,9 @@ void Runtime::http_on_request(Conn& c) noexcept {
     t.rq.done = h.framing == BodyFraming::None;
     t.reused = t.retried_reuse = false;
     t.res_sent_any = false;
+    c.last_server = -1;
+    c.attempts = 0;
+    c.tw_ms = c.tc_ms = -1;
     t.status = -1;
     t.term[0] = t.term[1] = '-';
     http_fill_info(c);
@@ -651,8 +659,8 @@ void Runtime::http_on_request(Conn& c) noexcept {
         t.req.add(ff.header, addr_only(c.src_addr));
 
     // The request head for the server.
-    HttpConnMode mode = be->conf->http_conn_mode == HttpConnMode::KeepAlive ? fe->http_conn_mode
-                                                                            : be->conf->http_conn_mode;
+    bool server_close = be->conf->http_conn_mode != HttpConnMode::KeepAlive ||
+                        fe->http_conn_mode != HttpConnMode::KeepAlive;
     std::string& out = t.rq.head_out;
     out.append(t.req.method);
     out.push_back(' ');
@@ -667,7 +675,7 @@ void Runtime::http_on_request(Conn& c) noexcept {
         for (const auto& f : t.req.fields)
             if (ascii_iequals(f.name, "upgrade"))
                 append_field(&out, f.name, f.value);
-    } else if (mode != HttpConnMode::KeepAlive || be->conf->http_reuse == HttpReuse::Never) {
+    } else if (server_close) {
         append_field(&out, "Connection", "close");
     } else if (t.req.version == 10) {
         append_field(&out, "Connection", "keep-alive");
@@ -717,11 +725,24 @@ void Runtime::http_use_server(Conn& c) noexcept {
     if (!own && c.srv.fd.valid())
         http_drop_server(c, true);
     HttpReuse reuse = be.conf->http_reuse;
-    bool may_share = reuse == HttpReuse::Always || reuse == HttpReuse::Aggressive ||
-                     (reuse == HttpReuse::Safe && t.requests > 1);
-    if (!own && may_share && !s.idle.empty()) {
-        std::unique_ptr<IdleConn> ic = std::move(s.idle.back());
-        s.idle.pop_back();
+    // HAProxy's rules: the first request of a client connection takes an idle connection only
+    // with `always`, or with `aggressive` one that has already served two requests (the server
+    // proved it keeps connections); later requests may take any with safe/aggressive/always.
+    int pick_idle = -1;
+    if (!own && reuse != HttpReuse::Never) {
+        for (int i = static_cast<int>(s.idle.size()) - 1; i >= 0; --i) {
+            const IdleConn& ic = *s.idle[static_cast<size_t>(i)];
+            bool ok = t.requests > 1 || reuse == HttpReuse::Always || (reuse == HttpReuse::Aggressive && ic.uses >= 2);
+            if (ok) {
+                pick_idle = i;
+                break;
+            }
+        }
+    }
+    if (pick_idle >= 0) {
+        std::unique_ptr<IdleConn> ic = std::move(s.idle[static_cast<size_t>(pick_idle)]);
+        s.idle.erase(s.idle.begin() + pick_idle);
+        c.srv_uses = ic->uses;
         c.srv.fd = std::move(ic->fd);
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -732,6 +753,7 @@ void Runtime::http_use_server(Conn& c) noexcept {
     c.idle_server = -1;
     if (own) {
         t.reused = true;
+        c.last_server = c.server;
         c.phase = Phase::Established;
         c.phase_start = now_;
         c.srv.readable = true;  // a close while idle must be seen
@@ -820,12 +842,14 @@ void Runtime::http_on_response(Conn& c) noexcept {
         }
     }
 
-    HttpConnMode mode = be->http_conn_mode == HttpConnMode::KeepAlive ? fe->http_conn_mode : be->http_conn_mode;
+    // As HAProxy: the client side follows the frontend's option; the server connection is
+    // closed when either proxy says so.
     bool tunnel = h.tunnel;
-    t.client_keep_alive = !tunnel && t.req_info.keep_alive && mode != HttpConnMode::Close &&
+    t.client_keep_alive = !tunnel && t.req_info.keep_alive && fe->http_conn_mode != HttpConnMode::Close &&
                           h.framing != BodyFraming::UntilClose && !stopping_;
     t.server_keep_alive = !tunnel && h.keep_alive && h.framing != BodyFraming::UntilClose &&
-                          mode == HttpConnMode::KeepAlive && be->http_reuse != HttpReuse::Never;
+                          fe->http_conn_mode == HttpConnMode::KeepAlive &&
+                          be->http_conn_mode == HttpConnMode::KeepAlive;
     t.status = h.status;
     t.info.status = h.status;
 
@@ -886,6 +910,7 @@ void Runtime::http_end_of_exchange(Conn& c) noexcept {
         int srv = c.server;
         c.be->servers[static_cast<size_t>(srv)].counters.close();
         release_server(c);  // frees the slot, c.server = -1, may dequeue others
+        ++c.srv_uses;
         if (t.server_keep_alive && request_complete && c.srv.fd.valid()) {
             c.idle_server = srv;
             c.srv.readable = false;  // an event while idle means close (or unexpected data)
@@ -926,9 +951,11 @@ void Runtime::http_drop_server(Conn& c, bool reusable) noexcept {
         return;
     HttpTxn& t = *c.http;
     Backend* be = c.be ? c.be : t.idle_backend;
-    if (reusable && c.idle_server >= 0 && be && be->conf->http_reuse != HttpReuse::Never && !stopping_) {
+    if (reusable && c.idle_server >= 0 && be && be->conf->http_reuse != HttpReuse::Never && !stopping_ &&
+        be->servers[static_cast<size_t>(c.idle_server)].idle.size() < kMaxIdlePerServer) {
         Server& s = be->servers[static_cast<size_t>(c.idle_server)];
         auto ic = std::make_unique<IdleConn>();
+        ic->uses = c.srv_uses;
         ic->ep.owner = ic.get();
         ic->fd = std::move(c.srv.fd);
         ic->server = &s;

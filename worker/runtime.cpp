@@ -434,6 +434,7 @@ void Runtime::connect_server(Conn& c) noexcept {
         return;
     }
     c.srv.fd.reset(fd);
+    c.srv_uses = 0;
     c.srv.readable = c.srv.writable = c.srv.rd_eof = c.srv.wr_shut = false;
     if (a.is_inet()) {
         int one = 1;

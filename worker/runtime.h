@@ -61,6 +61,7 @@ struct IdleConn {
     common::UniqueFd fd;
     struct Server* server = nullptr;
     std::chrono::steady_clock::time_point since{};
+    unsigned uses = 0;  // requests it served
 };
 
 struct Server {
@@ -188,6 +189,7 @@ struct Conn {
     int retry_skip = -1;             // server that failed last
     std::unique_ptr<HttpTxn> http;  // mode http
     int idle_server = -1;           // mode http: srv holds an idle connection to this server
+    unsigned srv_uses = 0;          // mode http: requests served by the current server connection
 };
 
 class Runtime : public WorkerView, public common::ProxyStateView {
