@@ -438,7 +438,7 @@ W_proxyd=$(workers_of "$PID_proxyd"); W_haproxy=$(workers_of "$PID_haproxy")
 affinity() {  # affinity PID: the CPU lists of all its threads, deduplicated
     local t; for t in /proc/"$1"/task/*; do taskset -pc "${t##*/}" 2>/dev/null | awk '{print $NF}'; done | sort -u | xargs
 }
-nthreads() { ls /proc/"$1"/task 2>/dev/null | wc -l; }
+nthreads() { local p; p=$(echo $1); ls /proc/"$p"/task 2>/dev/null | wc -l; }
 for w in $W_proxyd $W_haproxy; do
     [[ $(affinity "$w") == "$PROXY_CPU" ]] || die "worker $w runs on CPUs '$(affinity "$w")', not $PROXY_CPU"
 done
@@ -466,7 +466,6 @@ RAW="$TMP/raw.txt"; : >"$RAW"
     echo "config: mode http, option http-keep-alive, http-reuse $HTTP_REUSE, timeouts 5s/30s/30s, maxconn 4096; tcp line: mode tcp frontend -> sink; haproxy splice off unless said (HAProxy's default), proxyd splices bulk transfers by itself"
     echo "mode http: $PROXYD_HTTP_STATUS"
     echo "estimated duration: ~${EST}s"
-    awk -v l="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN{ if (l > 0.5) printf "WARNING: load average %s before the run: other jobs share the CPUs, expect noise\n", l }'
 } | tee "$TMP/header.txt"
 
 # ---------------------------------------------------------------------------------- runs
