@@ -1758,6 +1758,41 @@ def check_balance_source():
     stop(p)
 
 
+# Server chosen for 24 keys by HAProxy 2.6 (servers a, b, c, weight 1; recorded): a migrated
+# configuration keeps sending each key to the same server (caches, sessions).
+HASH_MAPS = [
+    ("uri", "", "abcabcabcacabcabcabcabca"),
+    ("uri", "hash-type consistent", "bacaaabbbcbcccccacababac"),
+    ("uri whole", "", "bcabcabccaaccbbbaaccaacc"),
+    ("url_param u", "", "cabcabcabccabcabcabcabca"),
+    ("hdr(x-user)", "", "cabcabcabccabcabcabcabca"),
+    ("source", "", "cabcabcabcabcabcabcabcab"),
+    ("source", "hash-type consistent", "bacabacaacbcccaaacaaabba"),
+]
+
+
+def check_hash_maps_as_haproxy():
+    """Key i is /k/i?u=user<i>&z=<i> with X-User: user<i>, or source 127.0.0.<i+1>."""
+    bes = [HttpBackend(n) for n in ("a", "b", "c")]
+    problems = []
+    for bal, hash_type, want in capped(HASH_MAPS, problems):
+        lines = ["balance " + bal] + ([hash_type] if hash_type else []) + \
+            ["server %s %s" % (b.name, b.addr) for b in bes]
+        p, port = start(backends={"be": lines})
+        got = ""
+        for i in range(24):
+            if bal == "source":
+                r = get(port, "/x", src="127.0.0.%d" % (i + 1))
+            else:
+                r = get(port, "/k/%d?u=user%d&z=%d" % (i, i, i), ["X-User: user%d" % i])
+            got += r.header("X-Server") or "-"
+        if got != want:
+            problems.append("balance %s %s: %s, HAProxy: %s" % (bal, hash_type, got, want))
+        stop(p)
+    assert not problems, "\n   ".join(problems)
+    print("   %d hash configurations x 24 keys: the servers HAProxy picks" % len(HASH_MAPS))
+
+
 def check_balance_leastconn():
     bes = [HttpBackend(n) for n in ("a", "b")]
     p, port = start(backends={"be": ["balance leastconn"] +
@@ -1987,6 +2022,8 @@ def main():
         ("balance uri: same URI, same server", check_balance_uri),
         ("balance source: same address, same server", check_balance_source),
         ("balance leastconn avoids the busy server", check_balance_leastconn),
+        ("hash balancing picks HAProxy's servers (uri, url_param, hdr, source, consistent)",
+         check_hash_maps_as_haproxy),
         ("show stat counts the 502 (hrsp_5xx, eresp)", check_show_stat_after_502),
         ("show stat counts denied requests (dreq, hrsp_4xx)", check_show_stat_denied),
         ("option httplog: 200, 502 (SH--), 400 (PR--, <BADREQ>)", check_httplog),
