@@ -994,6 +994,21 @@ private:
                 g.tune_bufsize = static_cast<size_t>(v);
             return;
         }
+        if (kw == "tune.maxrewrite" || kw == "tune.idle-pool.shared" || kw == "expose-experimental-directives") {
+            // Accepted for HAProxy configurations; nothing to tune in proxyd (heads are rebuilt
+            // in their own buffer; idle server connections are per worker).
+            if (kw == "tune.maxrewrite") {
+                int v = 0;
+                (void)int_keyword(l, 0, 1 << 30, &v);
+            } else if (kw == "tune.idle-pool.shared") {
+                if (need_arg(l, 1, "'on' or 'off'") && no_extra(l, 1) && l.w[1] != "on" && l.w[1] != "off")
+                    error(l.loc, strprintf("'tune.idle-pool.shared' expects 'on' or 'off', got '%s'",
+                                           shown(l.w[1]).c_str()));
+            } else {
+                no_extra(l, 0);
+            }
+            return;
+        }
         if (kw == "tune.http.maxhdr") {
             int v = 0;
             if (int_keyword(l, 1, 32767, &v))
@@ -1407,7 +1422,7 @@ private:
             if (text.size() > global_.tune_bufsize)
                 return error(l.loc, strprintf("'errorfile %lld': file '%s' is larger than tune.bufsize (%zu bytes)",
                                               code, l.w[2].c_str(), global_.tune_bufsize)), true;
-            if (text.rfind("HTTP/1.", 0) != 0)
+            if (!text.empty() && text.rfind("HTTP/1.", 0) != 0)
                 return error(l.loc, strprintf("'errorfile %lld': file '%s' does not start with an HTTP/1.x status line",
                                               code, l.w[2].c_str())), true;
             p.conf.errorfiles[static_cast<int>(code)] = std::move(text);
@@ -1797,8 +1812,13 @@ private:
                                         "match", type, name.c_str(), c.mode == ProxyMode::Tcp ? "tcp" : "http",
                                         shown(be->conf.name).c_str(),
                                         be->conf.mode == ProxyMode::Tcp ? "tcp" : "http"));
-                } else if (!c.is_backend) {
-                    error(c.loc, strprintf("frontend '%s' has no default_backend", name.c_str()));
+                } else if (!c.is_backend && c.rules.use_backends.empty()) {
+                    // HAProxy accepts it: every connection (tcp) is closed, every request (http)
+                    // answered 503.
+                    warning(c.loc, strprintf("frontend '%s' has no default_backend and no use_backend rule: %s",
+                                             name.c_str(), c.mode == ProxyMode::Http
+                                                               ? "requests will be answered with 503"
+                                                               : "connections will be closed"));
                 }
                 if (!p.bind_lines)
                     warning(c.loc, strprintf("%s '%s' has no 'bind' directive: it accepts no connection (declare it "

@@ -238,7 +238,8 @@ bool Runtime::http_send(Conn& c, Side& to, HttpDir& d, Buffer& b, bool to_server
         size_t from_head = std::min(sent, d.head_out.size() - d.head_off);
         d.head_off += from_head;
         sent -= from_head;
-        if (!d.head_pending()) {
+        if (!d.head_pending() && !to_server) {
+            // (The request head is kept: a retry on a new connection sends it again.)
             d.head_out.clear();
             d.head_off = 0;
         }
@@ -666,9 +667,18 @@ void Runtime::http_on_request(Conn& c) noexcept {
     out.push_back(' ');
     out.append(t.req.uri);
     out.append(t.req.version == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
-    for (const auto& f : t.req.fields)
+    bool te_trailers = false;
+    for (const auto& f : t.req.fields) {
+        if (ascii_iequals(f.name, "te")) {
+            // Hop-by-hop: only "trailers" means something to the server (HAProxy keeps it too).
+            te_trailers = te_trailers || f.value.find("trailers") != std::string_view::npos;
+            continue;
+        }
         if (!hop_by_hop(f.name))
             append_field(&out, f.name, f.value);
+    }
+    if (te_trailers)
+        append_field(&out, "TE", "trailers");
     append_framing(&out, t.req_info, t.req);
     if (t.req_info.upgrade && t.req_info.upgrade_header >= 0) {
         append_field(&out, "Connection", "upgrade");
@@ -911,7 +921,10 @@ void Runtime::http_end_of_exchange(Conn& c) noexcept {
         c.be->servers[static_cast<size_t>(srv)].counters.close();
         release_server(c);  // frees the slot, c.server = -1, may dequeue others
         ++c.srv_uses;
-        if (t.server_keep_alive && request_complete && c.srv.fd.valid()) {
+        // Bytes after the response, or a close: the connection cannot carry another exchange.
+        bool clean = c.s2c.empty() && !c.srv.rd_eof;
+        c.s2c.start = c.s2c.end = 0;
+        if (t.server_keep_alive && request_complete && clean && c.srv.fd.valid()) {
             c.idle_server = srv;
             c.srv.readable = false;  // an event while idle means close (or unexpected data)
         } else if (c.srv.fd.valid()) {
@@ -1021,6 +1034,15 @@ void Runtime::http_server_failed(Conn& c, const char* why) noexcept {
 
 void Runtime::http_local_reply(Conn& c, int status, std::string_view bytes, char t0, char t1) noexcept {
     HttpTxn& t = *c.http;
+    if (bytes.empty()) {
+        // An empty errorfile: close without answering (HAProxy's meaning).
+        t.status = -1;
+        t.term[0] = t0;
+        t.term[1] = t1;
+        http_log(c);
+        close_conn(c, "empty errorfile: closing without a response");
+        return;
+    }
     t.status = status;
     t.info.status = status;
     t.term[0] = t0;
