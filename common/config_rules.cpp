@@ -355,32 +355,38 @@ private:
 
     // "location|prefix|scheme <value> [code N] [drop-query] [append-slash]" at w[at..]; *end is
     // where the condition (if any) starts.
+    // location|prefix|scheme VALUE [code N] [drop-query] [append-slash] [ignore-empty], the
+    // options in any order (before or after the type), as HAProxy accepts them.
     bool redirect_args(size_t at, const std::string& what, HttpRule* r, size_t* end) {
         const auto& w = l_.w;
-        if (at + 1 >= w.size() || (w[at] != "location" && w[at] != "prefix" && w[at] != "scheme")) {
-            error("'" + what + "' expects 'location', 'prefix' or 'scheme' followed by a value");
-            return false;
-        }
-        if (w[at + 1] == "if" || w[at + 1] == "unless") {
-            error("'" + what + " " + w[at] + "' expects a value before '" + w[at + 1] + "'");
-            return false;
-        }
-        r->redirect = w[at] == "location" ? HttpRule::RedirectType::Location
-                      : w[at] == "prefix" ? HttpRule::RedirectType::Prefix
-                                          : HttpRule::RedirectType::Scheme;
-        std::string err;
-        if (!r->fmt.parse(w[at + 1], &err)) {
-            error("'" + what + "': " + err);
-            return false;
-        }
-        if (r->fmt.needs_response()) {
-            error("'" + what + "': '" + w[at + 1] + "' reads the response, which is not available to redirects");
-            return false;
-        }
-        size_t i = at + 2;
+        bool have_type = false;
+        size_t i = at;
         for (; i < w.size() && w[i] != "if" && w[i] != "unless"; ++i) {
             const std::string& o = w[i];
-            if (o == "code") {
+            if (o == "location" || o == "prefix" || o == "scheme") {
+                if (have_type) {
+                    error("'" + what + "': only one of 'location', 'prefix' or 'scheme' may be given");
+                    return false;
+                }
+                if (i + 1 >= w.size() || w[i + 1] == "if" || w[i + 1] == "unless") {
+                    error("'" + what + " " + o + "' expects a value");
+                    return false;
+                }
+                r->redirect = o == "location" ? HttpRule::RedirectType::Location
+                              : o == "prefix" ? HttpRule::RedirectType::Prefix
+                                              : HttpRule::RedirectType::Scheme;
+                const std::string& v = w[++i];
+                std::string err;
+                if (!r->fmt.parse(v, &err)) {
+                    error("'" + what + "': " + err);
+                    return false;
+                }
+                if (r->fmt.needs_response()) {
+                    error("'" + what + "': '" + v + "' reads the response, which is not available to redirects");
+                    return false;
+                }
+                have_type = true;
+            } else if (o == "code") {
                 if (i + 1 >= w.size()) {
                     error("'" + what + "': 'code' expects 301, 302, 303, 307 or 308");
                     return false;
@@ -395,14 +401,20 @@ private:
                 r->drop_query = true;
             } else if (o == "append-slash") {
                 r->append_slash = true;
-            } else if (o == "set-cookie" || o == "clear-cookie" || o == "ignore-empty") {
+            } else if (o == "ignore-empty") {
+                r->ignore_empty = true;
+            } else if (o == "set-cookie" || o == "clear-cookie") {
                 error("'" + what + "': option '" + o + "' is not supported yet");
                 return false;
             } else {
-                error("'" + what + "': expects 'code', 'drop-query', 'append-slash', 'if' or 'unless', got '" + o +
-                      "'");
+                error("'" + what + "': expects 'location', 'prefix', 'scheme', 'code', 'drop-query', "
+                      "'append-slash', 'ignore-empty', 'if' or 'unless', got '" + o + "'");
                 return false;
             }
+        }
+        if (!have_type) {
+            error("'" + what + "' expects 'location', 'prefix' or 'scheme' followed by a value");
+            return false;
         }
         *end = i;
         return true;

@@ -262,11 +262,11 @@ RuleOutcome build_redirect(const HttpRule& r, const HttpHead& req, const StreamI
     o.kind = RuleOutcome::Kind::Redirect;
     o.status = r.status ? r.status : 302;
     std::string& loc = o.location;
-    if (r.redirect == HttpRule::RedirectType::Location) {
-        r.fmt.eval(s, SampleDir::Request, &loc);
-        return o;
-    }
     r.fmt.eval(s, SampleDir::Request, &loc);
+    if (loc.empty() && r.ignore_empty)
+        return RuleOutcome{};  // ignore-empty: the rule does nothing
+    if (r.redirect == HttpRule::RedirectType::Location)
+        return o;
     if (r.redirect == HttpRule::RedirectType::Prefix) {
         // A prefix of exactly "/" inserts nothing before the original path.
         if (loc == "/")
@@ -405,15 +405,23 @@ RuleOutcome apply_http_request_rules(const ProxyRules& r, HttpHead& req, const S
             o.status = rule.status ? rule.status : 403;
             return o;
         }
-        if (rule.action == A::Redirect)
-            return build_redirect(rule, req, s);
+        if (rule.action == A::Redirect) {
+            RuleOutcome o = build_redirect(rule, req, s);
+            if (o.kind != RuleOutcome::Kind::Continue)
+                return o;
+            continue;
+        }
         if (rule.action == A::Return)
             return build_return(rule, s, SampleDir::Request);
         apply_edit(rule, req, s, SampleDir::Request);
     }
-    for (const auto& rule : r.redirects)
-        if (cond_match(rule.cond.get(), s, SampleDir::Request))
-            return build_redirect(rule, req, s);
+    for (const auto& rule : r.redirects) {
+        if (!cond_match(rule.cond.get(), s, SampleDir::Request))
+            continue;
+        RuleOutcome o = build_redirect(rule, req, s);
+        if (o.kind != RuleOutcome::Kind::Continue)
+            return o;
+    }
     return verdict;
 }
 

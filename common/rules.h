@@ -69,6 +69,7 @@ struct HttpRule {
     bool is_lf_body = false;
     RedirectType redirect = RedirectType::Location;
     bool drop_query = false;
+    bool ignore_empty = false;  // redirect ... ignore-empty
     bool append_slash = false;
 };
 

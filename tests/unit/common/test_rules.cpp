@@ -189,7 +189,8 @@ TEST_CASE("rules: conditions in rules", "[rules]") {
                  "'use_backend': the condition uses 'res.hdr', which reads the response and is not available to "
                  "this rule");
     expect_error("  redirect prefix /x when y\n",
-                 "'redirect': expects 'code', 'drop-query', 'append-slash', 'if' or 'unless', got 'when'");
+                 "'redirect': expects 'location', 'prefix', 'scheme', 'code', 'drop-query', 'append-slash', "
+                 "'ignore-empty', 'if' or 'unless', got 'when'");
 }
 
 TEST_CASE("rules: http-request allow, deny, return", "[rules]") {
@@ -377,6 +378,15 @@ TEST_CASE("rules: redirects", "[rules]") {
     CHECK(code == 308);
     CHECK(redirect_of("  http-request redirect scheme https drop-query\n", "/a/b?x=1") ==
           "https://WWW.Example.com/a/b");
+    // Options before the type (HAProxy accepts any order); ignore-empty skips the rule.
+    CHECK(redirect_of("  http-request redirect code 301 location /moved\n", "/a", &code) == "/moved");
+    CHECK(code == 301);
+    {
+        Exchange e;
+        CHECK(request("  http-request redirect location %[req.hdr(x-none)] ignore-empty\n", e).kind ==
+              RuleOutcome::Kind::Continue);
+        CHECK(request("  http-request redirect location %[req.hdr(x-none)]\n", e).kind == RuleOutcome::Kind::Redirect);
+    }
     // The 'redirect' keyword runs after http-request rules.
     Exchange x;
     RuleOutcome o = request("  redirect prefix /r code 307 if { path_beg /a }\n  http-request set-path /a/changed\n", x);
@@ -387,13 +397,17 @@ TEST_CASE("rules: redirects", "[rules]") {
     CHECK(request("  http-request deny\n  redirect location /r\n", x).kind == RuleOutcome::Kind::Deny);
 
     expect_error("  redirect\n", "'redirect' expects 'location', 'prefix' or 'scheme' followed by a value");
-    expect_error("  redirect prefix\n", "'redirect' expects 'location', 'prefix' or 'scheme' followed by a value");
-    expect_error("  redirect location if x\n", "'redirect location' expects a value before 'if'");
+    expect_error("  redirect prefix\n", "'redirect prefix' expects a value");
+    expect_error("  redirect location if x\n", "'redirect location' expects a value");
+    expect_error("  redirect code 301 location\n", "'redirect location' expects a value");
     expect_error("  redirect location /x code 300\n",
                  "'redirect': unsupported HTTP code '300' (expects 301, 302, 303, 307 or 308)");
     expect_error("  redirect location /x code\n", "'redirect': 'code' expects 301, 302, 303, 307 or 308");
     expect_error("  redirect location /x set-cookie A=1\n", "'redirect': option 'set-cookie' is not supported yet");
     expect_error("  http-request redirect to /x\n",
+                 "'http-request redirect': expects 'location', 'prefix', 'scheme', 'code', 'drop-query', "
+                 "'append-slash', 'ignore-empty', 'if' or 'unless', got 'to'");
+    expect_error("  http-request redirect code 301\n",
                  "'http-request redirect' expects 'location', 'prefix' or 'scheme' followed by a value");
     expect_error("  redirect location %[res.hdr(x)]\n",
                  "'redirect': '%[res.hdr(x)]' reads the response, which is not available to redirects");
