@@ -166,6 +166,9 @@ void Runtime::http_start(Conn& c) noexcept {
     t.req_raw.reserve(1024);
     t.res_raw.reserve(1024);
     c.phase_start = now_;
+    // Clients send their request right after connecting: read it now rather than after one
+    // more trip through epoll (HAProxy does the same).
+    c.cli.readable = true;
     update_deadline(c);
     http_pump(c);
 }
@@ -757,7 +760,10 @@ void Runtime::http_use_server(Conn& c) noexcept {
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         ev.data.ptr = &c.srv.ep;
-        ::epoll_ctl(epfd_.get(), EPOLL_CTL_MOD, c.srv.fd.get(), &ev);
+        ::epoll_ctl(epfd_.get(), EPOLL_CTL_MOD, c.srv.fd.get(), &ev);  // reports pending input again
+        c.srv.readable = false;
+        // An event for it may still be pending in this batch: free it after the batch.
+        idle_graveyard_.push_back(std::move(ic));
         own = true;
     }
     c.idle_server = -1;
@@ -766,7 +772,6 @@ void Runtime::http_use_server(Conn& c) noexcept {
         c.last_server = c.server;
         c.phase = Phase::Established;
         c.phase_start = now_;
-        c.srv.readable = true;  // a close while idle must be seen
         c.srv.writable = true;
         c.srv.rd_eof = c.srv.wr_shut = c.srv.rdhup = c.srv.error = false;
         c.srv.last_io = now_;
@@ -938,6 +943,12 @@ void Runtime::http_end_of_exchange(Conn& c) noexcept {
     c.be = nullptr;
     if (!t.client_keep_alive || !request_complete || stopping_) {
         http_drop_server(c, true);
+        if (!t.req_info.keep_alive && request_complete && c.c2s.empty() && !c.cli.readable) {
+            // The client asked to close and sent nothing more: no reset risk, close now
+            // rather than waiting for its FIN.
+            close_conn(c, "closed after the response");
+            return;
+        }
         ::shutdown(c.cli.fd.get(), SHUT_WR);
         c.cli.wr_shut = true;
         t.hphase = HttpPhase::Lingering;
@@ -953,7 +964,6 @@ void Runtime::http_end_of_exchange(Conn& c) noexcept {
     t.req_start_unix_us = wall_us();
     t.bytes_in0 = c.bytes_in;
     t.bytes_out0 = c.bytes_out;
-    c.cli.readable = true;  // pipelined bytes may already be buffered in the kernel
     c.phase_start = now_;
 }
 

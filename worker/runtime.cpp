@@ -145,6 +145,16 @@ std::string Runtime::prepare() {
                                  fe->conf->name.c_str());
             (*it)->fe = fe.get();
             (void)set_nonblock((*it)->fd.get(), true);
+            Listener& li = **it;
+            socklen_t ll = sizeof li.local;
+            if (::getsockname(li.fd.get(), reinterpret_cast<sockaddr*>(&li.local), &ll) == 0) {
+                if (li.local.ss_family == AF_INET)
+                    li.specific = reinterpret_cast<sockaddr_in&>(li.local).sin_addr.s_addr != htonl(INADDR_ANY);
+                else if (li.local.ss_family == AF_INET6)
+                    li.specific = !IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<sockaddr_in6&>(li.local).sin6_addr);
+                else
+                    li.specific = true;
+            }
             fe->listeners.push_back(it->get());
         }
     }
@@ -281,7 +291,7 @@ void Runtime::on_event(Endpoint* ep, uint32_t events) noexcept {
         s.writable = true;
     if (ep->kind == Endpoint::Kind::Server && c->phase == Phase::Connecting) {
         if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-            on_connect_result(*c);
+            on_connect_result(*c, (events & (EPOLLERR | EPOLLHUP)) != 0);
         return;
     }
     pump(*c);
@@ -316,8 +326,12 @@ void Runtime::on_accept(Listener& l) noexcept {
         c->src = sockaddr_to_string(reinterpret_cast<sockaddr*>(&ss), len);
         c->src_addr = ss;
         if (fe.conf->mode == ProxyMode::Http) {
-            socklen_t dl = sizeof c->dst_addr;
-            ::getsockname(fd, reinterpret_cast<sockaddr*>(&c->dst_addr), &dl);
+            if (l.specific) {
+                c->dst_addr = l.local;
+            } else {
+                socklen_t dl = sizeof c->dst_addr;
+                ::getsockname(fd, reinterpret_cast<sockaddr*>(&c->dst_addr), &dl);
+            }
         }
         c->accepted = now_;
         if (fe.has_log) {
@@ -452,15 +466,18 @@ void Runtime::connect_server(Conn& c) noexcept {
     update_deadline(c);
     if (rc == 0) {
         c.srv.writable = true;
-        on_connect_result(c);
+        on_connect_result(c, false);
     }
 }
 
-void Runtime::on_connect_result(Conn& c) noexcept {
+void Runtime::on_connect_result(Conn& c, bool maybe_error) noexcept {
+    // Writable without error or hang-up: connected (the SO_ERROR query is only needed then).
     int err = 0;
     socklen_t l = sizeof err;
-    if (::getsockopt(c.srv.fd.get(), SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+    if (maybe_error && ::getsockopt(c.srv.fd.get(), SOL_SOCKET, SO_ERROR, &err, &l) < 0)
         err = errno;
+    if (maybe_error && err == 0)
+        err = ECONNRESET;  // error reported, none pending any more
     if (err != 0) {
         connect_failed(c, std::strerror(err));
         return;

@@ -42,6 +42,8 @@ struct Listener {
     std::string key;
     struct Frontend* fe = nullptr;
     bool registered = false;
+    sockaddr_storage local{};     // bound address (getsockname at start)
+    bool specific = false;        // not a wildcard: accepted sockets share `local`
 };
 
 struct Frontend {
@@ -222,7 +224,7 @@ private:
     void on_signal() noexcept;
     void start_conn(Conn& c) noexcept;
     void connect_server(Conn& c) noexcept;
-    void on_connect_result(Conn& c) noexcept;
+    void on_connect_result(Conn& c, bool maybe_error) noexcept;
     void connect_failed(Conn& c, const char* why) noexcept;
     void retry_connect(Conn& c) noexcept;
     void pump(Conn& c) noexcept;
