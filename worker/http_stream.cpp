@@ -696,6 +696,12 @@ void Runtime::http_on_request(Conn& c) noexcept {
     out.append("\r\n");
     t.res_parser.reset();
     t.res_parser.set_request_method(t.req_info.method);
+    // Body bytes that came with the head are checked before any server sees the request.
+    if (!http_approve(c, t.rq, c.c2s, true)) {
+        ++c.fe->counters.req_errors;
+        http_error(c, 400, 'P', 'R', "invalid request body framing");
+        return;
+    }
     http_route(c);
 }
 

@@ -154,6 +154,13 @@ std::string Runtime::prepare() {
                     li.specific = !IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<sockaddr_in6&>(li.local).sin6_addr);
                 else
                     li.specific = true;
+                // Accepted sockets inherit TCP_NODELAY from the listening one: set it once
+                // here instead of once per connection.
+                if (li.local.ss_family == AF_INET || li.local.ss_family == AF_INET6) {
+                    int one = 1;
+                    li.nodelay_inherited =
+                        ::setsockopt(li.fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
+                }
             }
             fe->listeners.push_back(it->get());
         }
@@ -339,7 +346,7 @@ void Runtime::on_accept(Listener& l) noexcept {
             ::clock_gettime(CLOCK_REALTIME, &ts);
             c->accepted_unix_us = static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
         }
-        if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+        if (!l.nodelay_inherited && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
             int one = 1;
             ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
@@ -449,7 +456,7 @@ void Runtime::connect_server(Conn& c) noexcept {
     }
     c.srv.fd.reset(fd);
     c.srv_uses = 0;
-    c.srv.readable = c.srv.writable = c.srv.rd_eof = c.srv.wr_shut = false;
+    c.srv.readable = c.srv.writable = c.srv.rd_eof = c.srv.wr_shut = c.srv.rdhup = c.srv.error = false;
     if (a.is_inet()) {
         int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -467,6 +474,23 @@ void Runtime::connect_server(Conn& c) noexcept {
     if (rc == 0) {
         c.srv.writable = true;
         on_connect_result(c, false);
+        return;
+    }
+    if (c.http && c.http->rq.head_pending()) {
+        // Optimistic send (as HAProxy): on loopback and fast networks the handshake is often
+        // done already; if so, the request leaves now instead of after one more epoll round.
+        // A socket still connecting answers EAGAIN.
+        c.srv.writable = true;
+        bool progress = false;
+        http_send(c, c.srv, c.http->rq, c.c2s, true, &progress);
+        if (progress) {
+            on_connect_result(c, false);
+        } else if (c.srv.error) {
+            c.srv.error = false;
+            connect_failed(c, "connection refused or reset");
+        } else {
+            c.srv.writable = false;
+        }
     }
 }
 

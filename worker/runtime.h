@@ -44,6 +44,7 @@ struct Listener {
     bool registered = false;
     sockaddr_storage local{};     // bound address (getsockname at start)
     bool specific = false;        // not a wildcard: accepted sockets share `local`
+    bool nodelay_inherited = false;  // TCP_NODELAY set on the listening socket
 };
 
 struct Frontend {
