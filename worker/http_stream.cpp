@@ -136,6 +136,17 @@ std::string addr_only(const sockaddr_storage& a) {
 }
 }  // namespace
 
+// Closes a server connection proxyd ends first after a complete exchange with a reset instead
+// of a FIN (HAProxy's "linger risk"): no TIME_WAIT left on proxyd's local ports, no close
+// handshake for the server. Not when the server already closed (its FIN was read).
+static void close_hard(UniqueFd& fd, bool server_still_open) {
+    if (server_still_open) {
+        linger lg{1, 0};
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    fd.reset();
+}
+
 Backend* Runtime::find_backend(std::string_view name) noexcept {
     for (auto& b : backends_)
         if (b->conf->name == name)
@@ -939,7 +950,7 @@ void Runtime::http_end_of_exchange(Conn& c) noexcept {
             c.idle_server = srv;
             c.srv.readable = false;  // an event while idle means close (or unexpected data)
         } else if (c.srv.fd.valid()) {
-            c.srv.fd.reset();
+            close_hard(c.srv.fd, !c.srv.rd_eof);
         }
     }
     c.phase = Phase::Idle;
@@ -995,7 +1006,8 @@ void Runtime::http_drop_server(Conn& c, bool reusable) noexcept {
         if (::epoll_ctl(epfd_.get(), EPOLL_CTL_MOD, ic->fd.get(), &ev) == 0)
             s.idle.push_back(std::move(ic));
     }
-    c.srv.fd.reset();
+    if (c.srv.fd.valid())
+        close_hard(c.srv.fd, true);  // an idle connection nobody will use
     c.idle_server = -1;
 }
 
@@ -1017,7 +1029,12 @@ void Runtime::purge_idle() noexcept {
     last_purge_ = now_;
     for (auto& be : backends_)
         for (auto& s : be->servers)
-            std::erase_if(s.idle, [&](const std::unique_ptr<IdleConn>& ic) { return now_ - ic->since > kIdlePurge; });
+            std::erase_if(s.idle, [&](std::unique_ptr<IdleConn>& ic) {
+                if (now_ - ic->since <= kIdlePurge)
+                    return false;
+                close_hard(ic->fd, true);
+                return true;
+            });
 }
 
 void Runtime::http_server_failed(Conn& c, const char* why) noexcept {
