@@ -222,6 +222,12 @@ bool Master::spawn_worker(Generation& g, uint32_t index) {
         args.push_back("-d");
     if (opts_.quiet)
         args.push_back("-q");
+    if (!opts_.master_worker_flag && !(g.cfg && g.cfg->global.master_worker)) {
+        // Started as a plain HAProxy would be (no -W): log lines carry the pid the user knows,
+        // the master's, as a single-process HAProxy's do.
+        args.push_back("--log-pid");
+        args.push_back(std::to_string(::getpid()));
+    }
     std::vector<char*> argv, envp;
     for (auto& a : args)
         argv.push_back(a.data());

@@ -42,13 +42,19 @@ int64_t now_unix_us() {
 
 Logger::Logger() : Logger(nullptr) {}
 
+namespace {
+int g_log_pid = 0;
+}  // namespace
+
+void set_log_pid(int pid) { g_log_pid = pid; }
+
 Logger::Logger(std::shared_ptr<const Config> cfg) : cfg_(std::move(cfg)) {
     // Load the time zone now: after chroot /etc/localtime may be out of reach.
     ::tzset();
     char host[HOST_NAME_MAX + 1] = {};
     if (::gethostname(host, sizeof host - 1) == 0)
         hostname_ = host;
-    pid_num_ = static_cast<int>(::getpid());
+    pid_num_ = g_log_pid > 0 ? g_log_pid : static_cast<int>(::getpid());
     pid_ = std::to_string(pid_num_);
     if (!cfg_)
         return;

@@ -71,6 +71,9 @@ private:
 // The worker's logger, installed by worker_main before the loop runs (a Logger that logs
 // nothing until then). The data path calls process_logger().log_stream(...).
 Logger& process_logger();
+// The pid written in log lines (default: the worker's own). The master passes its pid when it
+// was started without -W/-Ws/master-worker, like a single-process HAProxy.
+void set_log_pid(int pid);
 void set_process_logger(std::unique_ptr<Logger> l);
 
 }  // namespace proxyd::worker

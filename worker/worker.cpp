@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -69,6 +70,8 @@ int worker_main(int argc, char** argv) {
             log_settings().min_level = LogLevel::Debug;
         else if (std::strcmp(argv[i], "-q") == 0)
             log_settings().min_level = LogLevel::Warning;
+        else if (std::strcmp(argv[i], "--log-pid") == 0 && i + 1 < argc)
+            set_log_pid(std::atoi(argv[++i]));
     }
     int cfd = static_cast<int>(ctl);
     // The inherited control fd is the only one exec left open: make it CLOEXEC again.
