@@ -36,8 +36,9 @@ sleep 0.5
 cat <<MSG
 
 proxyd is starting on examples/quickstart.cfg (master pid printed below). Try, from another shell:
-  curl http://127.0.0.1:8080/          # alternates between web1 and web2
-  echo | nc 127.0.0.1 8080             # plain TCP works too
+  curl http://127.0.0.1:8080/          # alternates between web1 and web2 (one httplog line each, below)
+  curl http://127.0.0.1:8080/health    # answered by proxyd itself (http-request return)
+  curl -H 'Host: a b' http://127.0.0.1:8080/   # malformed: 400 from proxyd, never reaches a server
 Master CLI (HAProxy-compatible):
   echo 'show proc' | socat $run/master.sock -
   echo '@1 show info' | socat $run/master.sock -
