@@ -7,13 +7,15 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/vars.h"
+
 namespace proxyd::common {
 
 namespace {
 
 enum class Fetch : uint8_t {
     Src, Dst, SrcPort, DstPort, Method, Path, Url, Query, Base, ReqVer, UrlParam,
-    Hdr, FHdr, HdrCnt, HdrVal, HdrIp, Status, FeName, BeName, SrvName, NbSrv, True, False, Str, Int,
+    Hdr, FHdr, HdrCnt, HdrVal, HdrIp, Status, FeName, BeName, SrvName, NbSrv, True, False, Str, Int, Var,
 };
 
 // Which message a header fetch reads.
@@ -68,6 +70,7 @@ constexpr FetchDef kFetches[] = {
     {"always_false", Fetch::False, Msg::None, T::Bool, 0, 0},
     {"str", Fetch::Str, Msg::None, T::Str, 1, 1},
     {"int", Fetch::Int, Msg::None, T::Int, 1, 1},
+    {"var", Fetch::Var, Msg::None, T::None, 1, 2},  // the stored type: known at run time
 };
 
 // HAProxy 2.6 fetches proxyd recognises and refuses.
@@ -79,39 +82,50 @@ constexpr const char* kUnsupportedFetches[] = {
     "req.proto_http", "req.ssl_sni", "req_ssl_sni", "res.comp", "res.cook", "res.ver", "sc_http_req_rate",
     "sc0_http_req_rate", "scook", "set-cookie", "src_conn_cur", "src_http_req_rate", "srv_id", "ssl_c_used",
     "ssl_fc", "ssl_fc_sni", "ssl_fc_alpn", "ssl_fc_protocol", "stopping", "uuid", "unique-id", "url32",
-    "url32+src", "url_ip", "url_port", "var", "base32", "base32+src", "connslots", "avg_queue", "be_conn",
+    "url32+src", "url_ip", "url_port", "base32", "base32+src", "connslots", "avg_queue", "be_conn",
     "srv_conn", "srv_is_up", "fc_rtt", "so_id", "thread", "nbproc", "proc", "hostname",
 };
 
-enum class Conv : uint8_t { Lower, Upper, Base64, Hex, Length };
+enum class Conv : uint8_t { Lower, Upper, Base64, Hex, Length, SetVar, UnsetVar };
 struct ConvDef {
     const char* name;
     Conv id;
 };
 constexpr ConvDef kConvs[] = {
     {"lower", Conv::Lower}, {"upper", Conv::Upper}, {"base64", Conv::Base64},
-    {"hex", Conv::Hex},     {"length", Conv::Length},
+    {"hex", Conv::Hex},     {"length", Conv::Length}, {"set-var", Conv::SetVar},
+    {"unset-var", Conv::UnsetVar},
 };
 constexpr const char* kUnsupportedConvs[] = {
     "add", "and", "b64dec", "bool", "bytes", "concat", "cpl", "crc32", "crc32c", "debug", "div", "djb2",
     "even", "field", "hex2i", "http_date", "in_table", "ipmask", "json", "language", "ltime", "map",
     "map_beg", "map_dom", "map_end", "map_int", "map_ip", "map_reg", "map_str", "map_sub", "mod", "mul",
-    "neg", "not", "odd", "or", "protobuf", "regsub", "sdbm", "set-var", "sha1", "sha2", "strcmp",
+    "neg", "not", "odd", "or", "protobuf", "regsub", "sdbm", "sha1", "sha2", "strcmp",
     "sub", "table_gpc0", "ub64dec", "ub64enc", "url_dec", "utime", "word", "wt6", "xor", "xxh32", "xxh64",
     "digest", "hmac", "secure_memcmp", "host_only", "port_only", "ltrim", "rtrim",
 };
 
 }  // namespace
 
+namespace {
+struct ConvStep {
+    Conv id;
+    VarName var;              // set-var, unset-var
+    unsigned var_conds = 0;   // set-var's conditions (VarCond bits)
+};
+}  // namespace
+
 class SampleExpr {
 public:
     const FetchDef* def = nullptr;
     std::string name;
-    std::string arg;          // header name, url_param name, backend name, constant
+    std::string arg;          // header name, url_param name, backend name, constant, var()'s default
     char delim = '&';         // url_param delimiter
     int occ = 0;              // 0: none given
     int64_t int_const = 0;
-    std::vector<Conv> convs;
+    VarName var;              // var()
+    bool has_default = false; // var(NAME,DEFAULT)
+    std::vector<ConvStep> convs;
 };
 
 namespace {
@@ -397,6 +411,10 @@ bool fetch_one(const SampleExpr& e, const StreamInfo& s, SampleDir dir, SampleVa
         return true;
     case Fetch::Str: return set_str(e.arg, out);
     case Fetch::Int: return set_int(e.int_const, out);
+    case Fetch::Var:
+        if (var_get(s.vars, e.var, out))
+            return true;
+        return e.has_default && set_str(e.arg, out);  // the default is a string, as HAProxy's
     }
     return false;
 }
@@ -434,8 +452,21 @@ void base64_encode(std::string_view in, std::string* out) {
     }
 }
 
-void apply_convs(const SampleExpr& e, SampleValue* v) {
-    for (Conv c : e.convs) {
+// False when a converter fails (set-var whose conditions do not hold, an unavailable scope):
+// the whole sample is then not found, as in HAProxy.
+bool apply_convs(const SampleExpr& e, const StreamInfo& s, SampleValue* v) {
+    for (const ConvStep& step : e.convs) {
+        Conv c = step.id;
+        if (c == Conv::SetVar) {
+            if (!var_set(s.vars, step.var, *v, step.var_conds))
+                return false;
+            continue;
+        }
+        if (c == Conv::UnsetVar) {
+            if (!var_unset(s.vars, step.var))
+                return false;
+            continue;
+        }
         to_str(v);
         switch (c) {
         case Conv::Lower:
@@ -471,8 +502,11 @@ void apply_convs(const SampleExpr& e, SampleValue* v) {
             v->type = T::Int;
             v->i = static_cast<int64_t>(v->str.size());
             break;
+        case Conv::SetVar:
+        case Conv::UnsetVar: break;
         }
     }
+    return true;
 }
 
 }  // namespace
@@ -524,6 +558,17 @@ std::shared_ptr<const SampleExpr> parse_sample_expr(std::string_view text, std::
     case Fetch::UrlParam:
     case Fetch::NbSrv:
     case Fetch::Str:
+    case Fetch::Var:
+        if (e->def->id == Fetch::Var) {
+            if (!parse_var_name(a[0], &e->var, err)) {
+                *err = "fetch method 'var': " + *err;
+                return nullptr;
+            }
+            e->has_default = a.size() > 1;
+            if (e->has_default)
+                e->arg = a[1];
+            break;
+        }
         if (!a.empty())
             e->arg = a[0];
         if (e->def->id != Fetch::Str && e->def->id != Fetch::HdrCnt && e->arg.empty()) {
@@ -584,11 +629,35 @@ std::shared_ptr<const SampleExpr> parse_sample_expr(std::string_view text, std::
                          : "unknown converter '" + std::string(cname) + "'";
             return nullptr;
         }
-        if (chas && !cargs.empty()) {
+        ConvStep step{cd->id, {}, 0};
+        if (cd->id == Conv::SetVar || cd->id == Conv::UnsetVar) {
+            std::vector<std::string> ca;
+            if (chas)
+                ca = split_args(cargs);
+            if (ca.empty() || ca[0].empty()) {
+                *err = "converter '" + std::string(cname) + "' expects a variable name";
+                return nullptr;
+            }
+            if (cd->id == Conv::UnsetVar && ca.size() > 1) {
+                *err = "converter 'unset-var' expects only a variable name";
+                return nullptr;
+            }
+            std::string verr;
+            if (!parse_var_name(ca[0], &step.var, &verr)) {
+                *err = "converter '" + std::string(cname) + "': " + verr;
+                return nullptr;
+            }
+            for (size_t k = 1; k < ca.size(); ++k) {
+                if (!parse_var_cond(ca[k], &step.var_conds, &verr)) {
+                    *err = "converter '" + std::string(cname) + "': " + verr;
+                    return nullptr;
+                }
+            }
+        } else if (chas && !cargs.empty()) {
             *err = "converter '" + std::string(cname) + "' takes no argument";
             return nullptr;
         }
-        e->convs.push_back(cd->id);
+        e->convs.push_back(std::move(step));
         rest = rest.substr(cend);
     }
     return e;
@@ -602,8 +671,7 @@ bool eval_sample(const SampleExpr& e, const StreamInfo& s, SampleValue* out, Sam
     out->type = T::None;
     if (!fetch_one(e, s, dir, out))
         return false;
-    apply_convs(e, out);
-    return true;
+    return apply_convs(e, s, out);
 }
 
 bool eval_sample_each(const SampleExpr& e, const StreamInfo& s, SampleDir dir, SampleValue* scratch,
@@ -617,9 +685,8 @@ bool eval_sample_each(const SampleExpr& e, const StreamInfo& s, SampleDir dir, S
         if (!h)
             return false;
         return for_each_hdr(*h, e.arg, id == Fetch::FHdr, [&](std::string_view v) {
-            if (!typed_hdr_value(e, v, scratch))
+            if (!typed_hdr_value(e, v, scratch) || !apply_convs(e, s, scratch))
                 return false;
-            apply_convs(e, scratch);
             return fn(ctx, *scratch);
         });
     }
@@ -628,7 +695,8 @@ bool eval_sample_each(const SampleExpr& e, const StreamInfo& s, SampleDir dir, S
             return false;
         return for_each_param(s.req->query(), e.arg, e.delim, [&](std::string_view v) {
             set_str(v, scratch);
-            apply_convs(e, scratch);
+            if (!apply_convs(e, s, scratch))
+                return false;
             return fn(ctx, *scratch);
         });
     }
@@ -639,8 +707,10 @@ bool eval_sample_each(const SampleExpr& e, const StreamInfo& s, SampleDir dir, S
 
 SampleValue::Type sample_type(const SampleExpr& e) {
     T t = e.def->type;
-    for (Conv c : e.convs)
-        t = c == Conv::Length ? T::Int : T::Str;
+    for (const ConvStep& c : e.convs) {
+        if (c.id != Conv::SetVar && c.id != Conv::UnsetVar)
+            t = c.id == Conv::Length ? T::Int : T::Str;
+    }
     return t;
 }
 

@@ -7,8 +7,11 @@
 // Fetches: src dst src_port dst_port method path url query base req.ver url_param(N[,D]) urlp
 // req.hdr(N[,occ]) hdr(N[,occ]) req.fhdr fhdr res.hdr res.fhdr shdr req.hdr_cnt hdr_cnt
 // res.hdr_cnt req.hdr_val hdr_val res.hdr_val req.hdr_ip hdr_ip status fe_name be_name srv_name
-// nbsrv(B) always_true always_false str(S) int(N).
-// Converters: lower upper base64 hex length.
+// nbsrv(B) always_true always_false str(S) int(N) var(NAME[,DEFAULT]).
+// Converters: lower upper base64 hex length set-var(NAME[,COND...]) unset-var(NAME).
+// var() returns the variable with its stored type (sample_type() says None: known at run time);
+// set-var/unset-var write through StreamInfo::vars and fail the sample when the store or scope is
+// unavailable or set-var's conditions do not hold (HAProxy's behaviour).
 #include <sys/socket.h>
 
 #include <cstdint>

@@ -11,6 +11,8 @@
 
 namespace proxyd::common {
 
+class VarStore;  // common/vars.h
+
 // Questions about the running process that some fetches ask (nbsrv(BACKEND), ...).
 class ProxyStateView {
 public:
@@ -58,6 +60,9 @@ struct StreamInfo {
     int actconn = 0, feconn = 0, beconn = 0, srv_conn = 0, srv_queue = 0, backend_queue = 0;
     // Process.
     const ProxyStateView* state = nullptr;
+    // Variables (set-var, var()): the stream's store, written through this pointer even by code
+    // holding a const StreamInfo. Null: variables are unavailable (set-var does nothing).
+    VarStore* vars = nullptr;
 };
 
 }  // namespace proxyd::common
