@@ -1,4 +1,5 @@
-// Keywords acl, use_backend, http-request, http-response and redirect (HAProxy 2.6 syntax):
+// Keywords acl, use_backend, http-request, http-response, http-after-response and redirect
+// (HAProxy 2.6 syntax):
 // compiled into ProxyConf::rules (common/rules.h). Every message names the keyword.
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,7 +15,11 @@ namespace proxyd::common {
 
 namespace {
 
-constexpr const char* kRuleKeywords[] = {"acl", "use_backend", "http-request", "http-response", "redirect"};
+constexpr const char* kRuleKeywords[] = {"acl", "use_backend", "http-request", "http-response", "http-after-response",
+                                         "redirect"};
+
+// Which rule set an http-* keyword fills.
+enum class RuleSet : uint8_t { Request, Response, AfterResponse };
 
 // HAProxy 2.6 actions proxyd recognises and refuses.
 constexpr const char* kUnsupportedActions[] = {
@@ -23,7 +28,7 @@ constexpr const char* kUnsupportedActions[] = {
     "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt", "sc-set-gpt0", "send-spoe-group", "set-bandwidth-limit",
     "set-dst", "set-dst-port", "set-fc-mark", "set-fc-tos", "set-log-level", "set-map", "set-mark", "set-nice",
     "set-priority-class", "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos",
-    "set-var", "set-var-fmt", "unset-var", "silent-drop", "strict-mode", "tarpit", "track-sc0", "track-sc1",
+    "silent-drop", "strict-mode", "tarpit", "track-sc0", "track-sc1",
     "track-sc2", "use-service", "wait-for-body", "wait-for-handshake",
 };
 
@@ -151,15 +156,20 @@ public:
         k_.conf.rules.redirects.push_back(std::move(r));
     }
 
-    void http_rule(bool response) {
+    void http_rule(RuleSet set) {
         const auto& w = l_.w;
-        const std::string kw = response ? "http-response" : "http-request";
+        const bool response = set != RuleSet::Request;
+        const bool after = set == RuleSet::AfterResponse;
+        const std::string kw = after ? "http-after-response" : response ? "http-response" : "http-request";
         if (k_.is_defaults)
             return error("'" + kw + "' not allowed in 'defaults' section (rules in defaults are not supported "
                          "yet)");
         if (w.size() < 2 || w[1] == "if" || w[1] == "unless")
-            return error("'" + kw + "' expects an action (allow, deny, " +
-                         (response ? "set-status, " : "redirect, set-path, ") + "set-header...)");
+            return error("'" + kw + "' expects an action (allow, " +
+                         (after      ? "set-status, "
+                          : response ? "deny, set-status, "
+                                     : "deny, redirect, set-path, ") +
+                         "set-header...)");
         const std::string& act = w[1];
         std::string what = kw + " " + act;
         size_t ci = 2;
@@ -201,10 +211,18 @@ public:
             error("'" + what + "': empty header name");
             return false;
         };
+        // The actions http-after-response lacks (HAProxy 2.6): they would replace the response.
+        const bool final_action = act == "deny" || act == "return" || act == "redirect";
         if (act == "allow") {
             if (!args.empty())
                 return error("'" + what + "' takes no argument, got '" + args[0] + "'");
             r.action = A::Allow;
+        } else if (after && final_action) {
+            return error("'" + kw + "': unknown action '" + act + "' (supported: allow, set-header, add-header, "
+                         "del-header, replace-header, replace-value, set-status, set-var, set-var-fmt, unset-var)");
+        } else if (act.rfind("set-var", 0) == 0 || act.rfind("unset-var", 0) == 0) {
+            if (!var_action(act, args, what, response, &r))
+                return;
         } else if (act == "deny") {
             r.action = A::Deny;
             for (size_t i = 0; i < args.size(); ++i) {
@@ -300,20 +318,97 @@ public:
             return error("'" + what + "' is not supported yet");
         } else {
             return error("'" + kw + "': unknown action '" + act + "' (supported: " +
-                         (response ? "allow, deny, return, set-header, add-header, del-header, replace-header, "
-                                     "replace-value, set-status"
-                                   : "allow, deny, redirect, return, set-header, add-header, del-header, "
-                                     "replace-header, replace-value, set-path, set-pathq, set-query, set-uri, "
-                                     "set-method, replace-path, replace-uri") +
-                         ")");
+                         (after      ? "allow, set-header, add-header, del-header, replace-header, replace-value, "
+                                       "set-status, "
+                          : response ? "allow, deny, return, set-header, add-header, del-header, replace-header, "
+                                       "replace-value, set-status, "
+                                     : "allow, deny, redirect, return, set-header, add-header, del-header, "
+                                       "replace-header, replace-value, set-path, set-pathq, set-query, set-uri, "
+                                       "set-method, replace-path, replace-uri, ") +
+                         "set-var, set-var-fmt, unset-var)");
         }
         if (!condition(ci, what, response, &r.cond))
             return;
-        (response ? k_.conf.rules.http_response : k_.conf.rules.http_request).push_back(std::move(r));
+        auto& rules = k_.conf.rules;
+        (after ? rules.http_after_response : response ? rules.http_response : rules.http_request)
+            .push_back(std::move(r));
     }
 
 private:
     void error(std::string msg) { k_.diag.error(l_.loc, std::move(msg)); }
+
+    // set-var(NAME[,COND...]) EXPR, set-var-fmt(NAME[,COND...]) FMT, unset-var(NAME).
+    bool var_action(const std::string& act, const std::vector<std::string>& args, const std::string& what,
+                    bool response, HttpRule* r) {
+        using A = HttpRule::Action;
+        std::string_view a = act;
+        A kind = a.rfind("set-var-fmt", 0) == 0 ? A::SetVarFmt : a.rfind("set-var", 0) == 0 ? A::SetVar : A::UnsetVar;
+        std::string_view base = kind == A::SetVarFmt ? "set-var-fmt" : kind == A::SetVar ? "set-var" : "unset-var";
+        std::string_view rest = a.substr(base.size());
+        if (rest.empty() || rest.front() != '(' || rest.back() != ')') {
+            error("'" + what + "': invalid or incomplete action, expects 'set-var(<var-name>)', "
+                  "'set-var-fmt(<var-name>)' or 'unset-var(<var-name>)'");
+            return false;
+        }
+        rest = rest.substr(1, rest.size() - 2);
+        std::string_view name = rest.substr(0, rest.find(','));
+        std::string err;
+        if (!parse_var_name(name, &r->var, &err)) {
+            error("'" + what + "': " + err);
+            return false;
+        }
+        if (name.size() < rest.size()) {
+            if (kind == A::UnsetVar) {
+                error("'" + what + "': unset-var takes no condition after the variable name");
+                return false;
+            }
+            std::string_view conds = rest.substr(name.size() + 1);
+            while (true) {
+                size_t c = conds.find(',');
+                if (!parse_var_cond(conds.substr(0, c), &r->var_conds, &err)) {
+                    error("'" + what + "': " + err);
+                    return false;
+                }
+                if (c == std::string_view::npos)
+                    break;
+                conds.remove_prefix(c + 1);
+            }
+        }
+        r->action = kind;
+        if (kind == A::UnsetVar) {
+            if (!args.empty()) {
+                error("'" + what + "' takes no argument, got '" + args[0] + "'");
+                return false;
+            }
+            return true;
+        }
+        if (args.size() != 1) {
+            error("'" + what + "' expects exactly 1 argument " +
+                  (kind == A::SetVar ? "(<expr>)" : "(<fmt>)") + ", got " + std::to_string(args.size()));
+            return false;
+        }
+        if (kind == A::SetVarFmt) {
+            if (!r->fmt.parse(args[0], &err)) {
+                error("'" + what + "': " + err);
+                return false;
+            }
+            if (!response && r->fmt.needs_response()) {
+                error("'" + what + "': '" + args[0] + "' reads the response, which http-request rules cannot use");
+                return false;
+            }
+            return true;
+        }
+        r->expr = parse_sample_expr(args[0], &err);
+        if (!r->expr) {
+            error("'" + what + "': " + err);
+            return false;
+        }
+        if (!response && sample_needs_response(*r->expr)) {
+            error("'" + what + "': '" + args[0] + "' reads the response, which http-request rules cannot use");
+            return false;
+        }
+        return true;
+    }
 
     static std::string literal_of(const RuleFormat& f) {
         // A literal format ("%%" only) renders without a stream.
@@ -501,7 +596,7 @@ template <class F>
 void for_each_condition(const ProxyRules& r, F&& f) {
     for (const auto& u : r.use_backends)
         f(u.cond.get(), u.loc);
-    for (const auto* v : {&r.http_request, &r.http_response, &r.redirects})
+    for (const auto* v : {&r.http_request, &r.http_response, &r.http_after_response, &r.redirects})
         for (const auto& h : *v)
             f(h.cond.get(), h.loc);
 }
@@ -528,7 +623,9 @@ bool rules_proxy_keyword(ProxyKw& k, const Line& l) {
     else if (kw == "redirect")
         p.redirect_kw();
     else
-        p.http_rule(kw == "http-response");
+        p.http_rule(kw == "http-response"         ? RuleSet::Response
+                    : kw == "http-after-response" ? RuleSet::AfterResponse
+                                                  : RuleSet::Request);
     return true;
 }
 
@@ -580,6 +677,7 @@ void rules_validate(Diagnostics& d, std::span<ProxyConf* const> proxies) {
             };
             warn(r.http_request, "http-request");
             warn(r.http_response, "http-response");
+            warn(r.http_after_response, "http-after-response");
             warn(r.redirects, "redirect");
         }
     }

@@ -199,6 +199,7 @@ UriParts split_uri(std::string_view uri) {
 }
 
 thread_local std::string t_buf, t_buf2, t_buf3;
+thread_local SampleValue t_var_val;
 
 bool name_matches(const HttpRule& r, std::string_view name) {
     auto lower_eq_at = [](std::string_view s, size_t at, std::string_view p) {
@@ -383,6 +384,20 @@ void apply_edit(const HttpRule& r, HttpHead& h, const StreamInfo& s, SampleDir d
         h.status = r.status;
         h.reason = r.reason.empty() ? http_reason(r.status) : h.store(r.reason);
         return;
+    case A::SetVar:
+        // A sample that is not found stores nothing, as in HAProxy.
+        if (eval_sample(*r.expr, s, &t_var_val, dir))
+            var_set(s.vars, r.var, t_var_val, r.var_conds);
+        return;
+    case A::SetVarFmt: {
+        r.fmt.eval(s, dir, &v);
+        SampleValue& sv = t_var_val;
+        sv.type = SampleValue::Type::Str;
+        sv.str = v;
+        var_set(s.vars, r.var, sv, r.var_conds);
+        return;
+    }
+    case A::UnsetVar: var_unset(s.vars, r.var); return;
     default: return;
     }
 }
@@ -428,6 +443,8 @@ RuleOutcome apply_http_request_rules(const ProxyRules& r, HttpHead& req, const S
 RuleOutcome apply_http_response_rules(const ProxyRules& r, HttpHead& res, const StreamInfo& s) {
     using A = HttpRule::Action;
     RuleOutcome verdict;
+    if (s.vars)
+        s.vars->begin_response();
     for (const auto& rule : r.http_response) {
         if (!cond_match(rule.cond.get(), s, SampleDir::Response))
             continue;
@@ -448,6 +465,24 @@ RuleOutcome apply_http_response_rules(const ProxyRules& r, HttpHead& res, const 
     return verdict;
 }
 
+RuleOutcome apply_http_after_response_rules(const ProxyRules& r, HttpHead& res, const StreamInfo& s) {
+    RuleOutcome verdict;
+    if (s.vars)
+        s.vars->begin_response();
+    for (const auto& rule : r.http_after_response) {
+        if (!cond_match(rule.cond.get(), s, SampleDir::Response))
+            continue;
+        if (rule.action == HttpRule::Action::Allow) {
+            verdict.kind = RuleOutcome::Kind::Allow;
+            break;
+        }
+        apply_edit(rule, res, s, SampleDir::Response);
+    }
+    return verdict;
+}
+
+bool has_after_response_rules(const ProxyRules& r) { return !r.http_after_response.empty(); }
+
 std::string_view select_backend(const ProxyRules& r, const StreamInfo& s, std::string* scratch) {
     for (const auto& u : r.use_backends) {
         if (!cond_match(u.cond.get(), s, SampleDir::Request))
@@ -462,7 +497,8 @@ std::string_view select_backend(const ProxyRules& r, const StreamInfo& s, std::s
 }
 
 bool rules_empty(const ProxyRules& r) {
-    return r.use_backends.empty() && r.http_request.empty() && r.http_response.empty() && r.redirects.empty();
+    return r.use_backends.empty() && r.http_request.empty() && r.http_response.empty() &&
+           r.http_after_response.empty() && r.redirects.empty();
 }
 
 std::string_view http_reason(int status) {

@@ -1,7 +1,7 @@
 #pragma once
 // ACLs, conditions and HTTP rules of a proxy (acl, use_backend, http-request, http-response,
-// redirect): compiled at configuration time by config_rules.cpp, evaluated per request by the
-// worker through the four functions at the end. Everything compiled is shared (shared_ptr to
+// http-after-response, redirect): compiled at configuration time by config_rules.cpp, evaluated
+// per request by the worker through the functions at the end. Everything compiled is shared (shared_ptr to
 // immutable objects), so a ProxyRules copies cheaply (defaults sections are copied into proxies).
 #include <memory>
 #include <string>
@@ -12,6 +12,7 @@
 #include "common/http_head.h"
 #include "common/sample.h"
 #include "common/stream_info.h"
+#include "common/vars.h"
 
 namespace proxyd::common {
 
@@ -50,6 +51,7 @@ struct HttpRule {
     enum class Action : uint8_t {
         Allow, Deny, Redirect, Return, SetHeader, AddHeader, DelHeader, ReplaceHeader, ReplaceValue,
         SetPath, SetPathQ, SetQuery, SetUri, SetMethod, ReplacePath, ReplaceUri, SetStatus,
+        SetVar, SetVarFmt, UnsetVar,
     };
     enum class RedirectType : uint8_t { Location, Prefix, Scheme };
 
@@ -57,7 +59,7 @@ struct HttpRule {
     std::shared_ptr<const Condition> cond;  // null: unconditional
     RuleLoc loc;
     std::string name;                       // header name
-    RuleFormat fmt;                         // value, location/prefix/scheme, replacement
+    RuleFormat fmt;                         // value, location/prefix/scheme, replacement, set-var-fmt
     std::shared_ptr<const Regex> re;        // replace-*
     MatchMethod del_match = MatchMethod::Str;  // del-header -m (str beg end sub reg)
     int status = 0;                         // deny/return/redirect/set-status
@@ -71,6 +73,9 @@ struct HttpRule {
     bool drop_query = false;
     bool ignore_empty = false;  // redirect ... ignore-empty
     bool append_slash = false;
+    VarName var;                            // set-var, set-var-fmt, unset-var
+    unsigned var_conds = 0;                 // set-var's conditions (VarCond bits)
+    std::shared_ptr<const SampleExpr> expr; // set-var's expression
 };
 
 struct UseBackendRule {
@@ -86,6 +91,7 @@ struct ProxyRules {
     std::vector<UseBackendRule> use_backends;
     std::vector<HttpRule> http_request;
     std::vector<HttpRule> http_response;
+    std::vector<HttpRule> http_after_response;      // allow, header edits, set-status, variables
     std::vector<HttpRule> redirects;                // the 'redirect' keyword
 };
 
@@ -102,7 +108,16 @@ struct RuleOutcome {
 // rules; stops at the first final verdict. Modifies `req`; `s.req` must point to `req`.
 RuleOutcome apply_http_request_rules(const ProxyRules& r, HttpHead& req, const StreamInfo& s);
 // The http-response rules (deny: 502 unless deny_status). `s.res` must point to `res`.
+// Enters the response phase of `s.vars` (req. variables are dropped) when there is a store.
 RuleOutcome apply_http_response_rules(const ProxyRules& r, HttpHead& res, const StreamInfo& s);
+// The http-after-response rules of one proxy, for EVERY response sent to the client (the
+// server's, after the http-response rules, and those proxyd builds: errors, deny, redirects,
+// return). The caller runs the backend's, then the frontend's (once when they are the same
+// proxy). Returns Continue, or Allow when an 'allow' rule stopped this proxy's rules; it never
+// ends the exchange. `s.res` must point to `res`; enters the response phase of `s.vars`.
+RuleOutcome apply_http_after_response_rules(const ProxyRules& r, HttpHead& res, const StreamInfo& s);
+// True when `r` has http-after-response rules (the caller can skip building an HttpHead).
+bool has_after_response_rules(const ProxyRules& r);
 // The backend chosen by use_backend rules (first match), or empty when none matched (the caller
 // uses default_backend). A dynamic name is formatted into *scratch and the view points to it;
 // the caller checks that such a backend exists.

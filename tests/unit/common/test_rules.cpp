@@ -343,10 +343,10 @@ TEST_CASE("rules: header and URI rewriting", "[rules]") {
     expect_error("  http-request del-header x -m foo\n",
                  "'http-request del-header': unknown matching method 'foo' (expects str, beg, end, sub or reg)");
     expect_error("  http-request del-header \"\"\n", "'http-request del-header': empty header name");
-    expect_error("  http-request set-var(txn.x) str(a)\n", "'http-request set-var(txn.x)' is not supported yet");
     expect_error("  http-request frobnicate\n", "'http-request': unknown action 'frobnicate' (supported: allow, "
                  "deny, redirect, return, set-header, add-header, del-header, replace-header, replace-value, "
-                 "set-path, set-pathq, set-query, set-uri, set-method, replace-path, replace-uri)");
+                 "set-path, set-pathq, set-query, set-uri, set-method, replace-path, replace-uri, set-var, "
+                 "set-var-fmt, unset-var)");
     expect_error("  http-request tarpit\n", "'http-request tarpit' is not supported yet");
     expect_error("  http-request deny when x\n",
                  "'http-request deny': expects 'deny_status <code>', 'if' or 'unless', got 'when'");
@@ -456,7 +456,7 @@ TEST_CASE("rules: http-response", "[rules]") {
     expect_error("  http-response redirect location /x\n", "'http-response redirect' is not supported yet");
     expect_error("  http-response set-path /x\n",
                  "'http-response': unknown action 'set-path' (supported: allow, deny, return, set-header, add-header, "
-                 "del-header, replace-header, replace-value, set-status)");
+                 "del-header, replace-header, replace-value, set-status, set-var, set-var-fmt, unset-var)");
 }
 
 TEST_CASE("rules: use_backend", "[rules]") {
