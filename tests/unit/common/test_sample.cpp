@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string>
 
+#include "common/vars.h"
+
 using namespace proxyd::common;
 
 namespace {
@@ -189,6 +191,67 @@ TEST_CASE("sample: converters", "[sample]") {
     auto e = parse_sample_expr("path,length", &err);
     REQUIRE(e);
     CHECK(sample_type(*e) == SampleValue::Type::Int);
+}
+
+TEST_CASE("sample: variables", "[sample]") {
+    Fixture f;
+    CHECK(f.get("var(txn.a)") == "<none>");  // no store: no variable
+    CHECK(f.get("str(x),set-var(txn.a)") == "<none>");  // set-var fails without a store
+    VarSet proc;
+    VarStore vars;
+    vars.proc = &proc;
+    f.s.vars = &vars;
+    CHECK(f.get("var(txn.a)") == "<none>");
+    CHECK(f.get("var(txn.a,dflt)") == "dflt");
+    // The converter stores the value with its type and passes it on.
+    CHECK(f.get("req.hdr(host),lower,set-var(txn.host),upper") == "EXAMPLE.COM");
+    CHECK(f.get("var(txn.host)") == "example.com");
+    CHECK(f.get("src_port,set-var(sess.port)") == "40000");
+    CHECK(f.get("src,set-var(proc.ip)") == "192.0.2.7");
+    SampleValue v;
+    std::string err;
+    auto e = parse_sample_expr("var(sess.port)", &err);
+    REQUIRE(e);
+    CHECK(sample_type(*e) == SampleValue::Type::None);  // known at run time
+    REQUIRE(eval_sample(*e, f.s, &v));
+    CHECK(v.type == SampleValue::Type::Int);
+    CHECK(v.i == 40000);
+    e = parse_sample_expr("var(proc.ip)", &err);
+    REQUIRE(eval_sample(*e, f.s, &v));
+    CHECK(v.type == SampleValue::Type::Ip);
+    CHECK(f.get("var(txn.host),length") == "11");
+    e = parse_sample_expr("var(txn.host),set-var(txn.b)", &err);
+    REQUIRE(e);
+    CHECK(sample_type(*e) == SampleValue::Type::None);
+    // Conditions: a failed condition fails the sample (HAProxy's converter).
+    CHECK(f.get("str(new),set-var(txn.host,ifnotexists)") == "<none>");
+    CHECK(f.get("var(txn.host)") == "example.com");
+    CHECK(f.get("str(),set-var(txn.host,ifnotempty)") == "<none>");
+    CHECK(f.get("str(v2),set-var(txn.host,ifexists,ifnotempty)") == "v2");
+    CHECK(f.get("var(txn.host)") == "v2");
+    // unset-var passes its input on.
+    CHECK(f.get("str(k),unset-var(txn.host)") == "k");
+    CHECK(f.get("var(txn.host)") == "<none>");
+    // Scopes of the direction: res. is unavailable during the request.
+    CHECK(f.get("str(r),set-var(res.x)") == "<none>");
+    vars.begin_response();
+    CHECK(f.get("str(r),set-var(res.x)") == "r");
+    CHECK(f.get("var(res.x)") == "r");
+    // Multi-valued fetches store each value in turn (ACL evaluation): the last one stays.
+    CHECK(f.all("hdr(x-list),set-var(txn.last)") == "a|b|c|d");
+    CHECK(f.get("var(txn.last)") == "d");
+
+    CHECK(parse_error("var") == "fetch method 'var' expects at least 1 argument(s)");
+    CHECK(parse_error("var(a)") == "fetch method 'var': invalid variable name 'a': a variable name starts with its "
+                                   "scope, 'proc.', 'sess.', 'txn.', 'req.' or 'res.'");
+    CHECK(parse_error("var(txn.a,b,c)") == "fetch method 'var' expects at most 2 argument(s)");
+    CHECK(parse_error("path,set-var") == "converter 'set-var' expects a variable name");
+    CHECK(parse_error("path,set-var(txn.a,ifbig)") ==
+          "converter 'set-var': unknown condition 'ifbig' (expects ifexists, ifnotexists, ifempty, ifnotempty, "
+          "ifset, ifnotset, ifgt or iflt)");
+    CHECK(parse_error("path,set-var(x.a)") == "converter 'set-var': invalid variable name 'x.a': a variable name "
+                                              "starts with its scope, 'proc.', 'sess.', 'txn.', 'req.' or 'res.'");
+    CHECK(parse_error("path,unset-var(txn.a,ifset)") == "converter 'unset-var' expects only a variable name");
 }
 
 TEST_CASE("sample: properties for validation", "[sample]") {
