@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/logformat.h"
 
 using namespace proxyd::common;
 
@@ -513,4 +514,240 @@ TEST_CASE("rules: mode tcp and copies from defaults", "[rules]") {
     Exchange x;
     apply_http_request_rules(copy, x.req, x.s);
     CHECK(x.hdr(x.req, "x-a") == "1");
+}
+
+TEST_CASE("rules: http-after-response", "[rules]") {
+    ProxyRules r = fe_rules("  http-after-response set-header Strict-Transport-Security \"max-age=31536000\"\n"
+                            "  http-after-response add-header X-Status %[status]\n"
+                            "  http-after-response del-header Server\n"
+                            "  http-after-response replace-value Content-Type ^text/(.*)$ application/\\1\n"
+                            "  http-after-response set-status 503 reason Busy if { status 502 }\n"
+                            "  http-after-response allow if { res.hdr(x-stop) -m found }\n"
+                            "  http-after-response set-header X-Last 1\n");
+    REQUIRE(r.http_after_response.size() == 7);
+    CHECK(r.http_response.empty());
+    CHECK(has_after_response_rules(r));
+    CHECK_FALSE(rules_empty(r));
+    CHECK_FALSE(has_after_response_rules(fe_rules("  http-response set-header X 1\n")));
+
+    // A server response.
+    Exchange x;
+    x.s.res = &x.res;
+    RuleOutcome o = apply_http_after_response_rules(r, x.res, x.s);
+    CHECK(o.kind == RuleOutcome::Kind::Continue);
+    CHECK(x.hdr(x.res, "strict-transport-security") == "max-age=31536000");
+    CHECK(x.hdr(x.res, "x-status") == "200");
+    CHECK(x.hdr(x.res, "server") == "<none>");
+    CHECK(x.hdr(x.res, "content-type") == "application/html");
+    CHECK(x.res.status == 200);
+    CHECK(x.hdr(x.res, "x-last") == "1");
+
+    // A response proxyd generated (the caller parsed it into an HttpHead).
+    Exchange y;
+    y.res.status = 502;
+    y.res.reason = "Bad Gateway";
+    y.res.fields = {{"content-length", "0"}, {"X-Stop", "1"}};
+    y.s.res = &y.res;
+    o = apply_http_after_response_rules(r, y.res, y.s);
+    CHECK(o.kind == RuleOutcome::Kind::Allow);
+    CHECK(y.res.status == 503);
+    CHECK(y.res.reason == "Busy");
+    CHECK(x.hdr(y.res, "x-last") == "<none>");  // 'allow' stopped the rules
+
+    // The other rule sets do not run them, nor do they run the other sets.
+    Exchange z;
+    z.s.res = &z.res;
+    apply_http_response_rules(r, z.res, z.s);
+    apply_http_request_rules(r, z.req, z.s);
+    CHECK(x.hdr(z.res, "strict-transport-security") == "<none>");
+    CHECK(x.hdr(z.req, "strict-transport-security") == "<none>");
+    ProxyRules resp = fe_rules("  http-response set-header X-R 1\n");
+    CHECK(apply_http_after_response_rules(resp, z.res, z.s).kind == RuleOutcome::Kind::Continue);
+    CHECK(x.hdr(z.res, "x-r") == "<none>");
+
+    const std::string after_actions = "(supported: allow, set-header, add-header, del-header, replace-header, "
+                                      "replace-value, set-status, set-var, set-var-fmt, unset-var)";
+    expect_error("  http-after-response deny\n", "'http-after-response': unknown action 'deny' " + after_actions);
+    expect_error("  http-after-response return status 200\n",
+                 "'http-after-response': unknown action 'return' " + after_actions);
+    expect_error("  http-after-response redirect location /\n",
+                 "'http-after-response': unknown action 'redirect' " + after_actions);
+    expect_error("  http-after-response set-path /x\n",
+                 "'http-after-response': unknown action 'set-path' " + after_actions);
+    expect_error("  http-after-response strict-mode on\n", "'http-after-response strict-mode' is not supported yet");
+    expect_error("  http-after-response capture status id 0\n",
+                 "'http-after-response capture' is not supported yet");
+    expect_error("  http-after-response\n",
+                 "'http-after-response' expects an action (allow, set-status, set-header...)");
+    expect_error("  http-after-response set-status 0\n",
+                 "'http-after-response set-status' expects an HTTP status code between 100 and 999, got '0'");
+    expect_error("  http-after-response set-header X 1 if nope\n", "'http-after-response set-header': no such ACL "
+                                                                   "'nope'");
+    expect_error("  http-after-response allow\n",
+                 "'http-after-response' not allowed in 'defaults' section (rules in defaults are not supported yet)",
+                 2, "defaults\n");
+
+    auto p = parse(kBase + "frontend ft\n  mode tcp\n  bind :81\n  default_backend tcpbe\n"
+                           "  http-after-response set-header X 1\n");
+    INFO(dump(p));
+    REQUIRE(p.config);
+    REQUIRE(p.warnings.size() == 1);
+    CHECK(p.warnings[0].message == "'http-after-response' rules ignored for frontend 'ft' as they require HTTP mode");
+}
+
+TEST_CASE("rules: variables across rule sets", "[rules]") {
+    ProxyRules r = fe_rules(
+        "  http-request set-var(txn.host) req.hdr(host),lower\n"
+        "  http-request set-var(req.path) path\n"
+        "  http-request set-var-fmt(txn.from) %[src]:%[src_port]\n"
+        "  http-request set-var(sess.hits) int(1) if !{ var(sess.hits) -m found }\n"
+        "  http-request set-var(proc.seen) str(yes)\n"
+        "  http-request set-var(txn.miss) req.hdr(x-none)\n"
+        "  http-request set-header X-Path %[var(req.path)]\n"
+        "  http-request set-var(txn.kept,ifnotexists) str(second)\n"
+        "  acl is_example var(txn.host) -m str www.example.com\n"
+        "  http-request set-header X-Example 1 if is_example\n"
+        "  http-request set-var(txn.tmp) str(t)\n"
+        "  http-request unset-var(txn.tmp)\n"
+        "  http-response set-var(res.status) status\n"
+        "  http-response set-header X-Req-Path \"[%[var(req.path)]]\"\n"
+        "  http-response set-header X-Res %[var(res.status)] if { var(res.status) -m int 200 }\n"
+        "  http-response set-header X-From %[var(txn.from)]\n"
+        "  http-after-response set-header X-Host %[var(txn.host)]\n"
+        "  http-after-response set-header X-Hits %[var(sess.hits)]/%[var(proc.seen)]\n"
+        "  http-after-response set-header X-Tmp %[var(txn.tmp,gone)]\n"
+        "  http-after-response unset-var(txn.host)\n"
+        "  http-after-response set-header X-Host2 \"<%[var(txn.host)]>\"\n");
+    VarSet proc;
+    VarStore vars;
+    vars.proc = &proc;
+    vars.txn.get_or_create("kept");  // from an earlier rule of the same transaction
+    VarValue& kept = *vars.txn.find("kept");
+    kept.type = SampleValue::Type::Str;
+    kept.str = "first";
+
+    Exchange x;
+    x.s.vars = &vars;
+    CHECK(apply_http_request_rules(r, x.req, x.s).kind == RuleOutcome::Kind::Continue);
+    CHECK(x.hdr(x.req, "x-path") == "/a/b");
+    CHECK(x.hdr(x.req, "x-example") == "1");
+    auto get = [&](const char* n) {
+        VarName vn;
+        std::string err;
+        REQUIRE(parse_var_name(n, &vn, &err));
+        SampleValue v;
+        std::string out;
+        if (!var_get(&vars, vn, &v))
+            return std::string("<none>");
+        sample_to_string(v, &out);
+        return out;
+    };
+    CHECK(get("txn.from") == "192.0.2.10:41000");
+    CHECK(get("sess.hits") == "1");
+    CHECK(get("txn.miss") == "<none>");  // a sample not found sets nothing
+    CHECK(get("txn.kept") == "first");
+    CHECK(get("txn.tmp") == "<none>");
+
+    x.s.res = &x.res;
+    CHECK(apply_http_response_rules(r, x.res, x.s).kind == RuleOutcome::Kind::Continue);
+    CHECK(x.hdr(x.res, "x-req-path") == "[]");  // req. variables end with the request
+    CHECK(x.hdr(x.res, "x-res") == "200");
+    CHECK(x.hdr(x.res, "x-from") == "192.0.2.10:41000");
+    CHECK(apply_http_after_response_rules(r, x.res, x.s).kind == RuleOutcome::Kind::Continue);
+    CHECK(x.hdr(x.res, "x-host") == "www.example.com");
+    CHECK(x.hdr(x.res, "x-hits") == "1/yes");
+    CHECK(x.hdr(x.res, "x-tmp") == "gone");
+    CHECK(x.hdr(x.res, "x-host2") == "<>");
+
+    // The next request on the connection: txn. is new, sess. and proc. remain.
+    vars.begin_request();
+    Exchange y("GET", "/other");
+    y.req.fields = {{"Host", "api.example.com"}};
+    y.s.vars = &vars;
+    apply_http_request_rules(r, y.req, y.s);
+    CHECK(x.hdr(y.req, "x-example") == "<none>");
+    CHECK(get("txn.host") == "api.example.com");
+    CHECK(get("txn.kept") == "second");
+    CHECK(get("sess.hits") == "1");
+
+    // Without a store, variable rules do nothing.
+    Exchange z;
+    CHECK(apply_http_request_rules(r, z.req, z.s).kind == RuleOutcome::Kind::Continue);
+    CHECK(x.hdr(z.req, "x-path") == "");
+
+    // A local reply after the request rules (no response rules ran): after-response still sees
+    // txn. variables, and res. is writable.
+    ProxyRules a = fe_rules("  http-request set-var(txn.t) str(T)\n  http-request set-var(req.q) str(Q)\n"
+                            "  http-after-response set-var(res.r) str(R)\n"
+                            "  http-after-response set-header X-Vars %[var(txn.t)]%[var(req.q)]%[var(res.r)]\n");
+    VarStore v2;
+    Exchange w;
+    w.s.vars = &v2;
+    apply_http_request_rules(a, w.req, w.s);
+    HttpHead reply;
+    reply.status = 403;
+    reply.reason = "Forbidden";
+    w.s.res = &reply;
+    apply_http_after_response_rules(a, reply, w.s);
+    CHECK(x.hdr(reply, "x-vars") == "TR");
+}
+
+TEST_CASE("rules: variable actions parsing", "[rules]") {
+    ProxyRules r = fe_rules("  http-request set-var(txn.a,ifnotempty,ifnotset) req.hdr(x)\n"
+                            "  http-request set-var-fmt(sess.b) \"%[src] x\"\n"
+                            "  http-request unset-var(proc.c) if { path / }\n");
+    REQUIRE(r.http_request.size() == 3);
+    CHECK(r.http_request[0].action == HttpRule::Action::SetVar);
+    CHECK(r.http_request[0].var.scope == VarScope::Txn);
+    CHECK(r.http_request[0].var.name == "a");
+    CHECK(r.http_request[0].var_conds == (VarIfNotEmpty | VarIfNotSet));
+    CHECK(r.http_request[1].action == HttpRule::Action::SetVarFmt);
+    CHECK(r.http_request[1].var.scope == VarScope::Sess);
+    CHECK(r.http_request[2].action == HttpRule::Action::UnsetVar);
+    CHECK(r.http_request[2].cond);
+
+    expect_error("  http-request set-var txn.a str(x)\n",
+                 "'http-request set-var': invalid or incomplete action, expects 'set-var(<var-name>)', "
+                 "'set-var-fmt(<var-name>)' or 'unset-var(<var-name>)'");
+    expect_error("  http-request set-var(txn.a str(x)\n",
+                 "'http-request set-var(txn.a': invalid or incomplete action, expects 'set-var(<var-name>)', "
+                 "'set-var-fmt(<var-name>)' or 'unset-var(<var-name>)'");
+    expect_error("  http-request set-var(a) str(x)\n",
+                 "'http-request set-var(a)': invalid variable name 'a': a variable name starts with its scope, "
+                 "'proc.', 'sess.', 'txn.', 'req.' or 'res.'");
+    expect_error("  http-request set-var(txn.a,ifbig) str(x)\n",
+                 "'http-request set-var(txn.a,ifbig)': unknown condition 'ifbig' (expects ifexists, ifnotexists, "
+                 "ifempty, ifnotempty, ifset, ifnotset, ifgt or iflt)");
+    expect_error("  http-request unset-var(txn.a,ifset)\n",
+                 "'http-request unset-var(txn.a,ifset)': unset-var takes no condition after the variable name");
+    expect_error("  http-request unset-var(txn.a) x\n", "'http-request unset-var(txn.a)' takes no argument, got 'x'");
+    expect_error("  http-request set-var(txn.a)\n",
+                 "'http-request set-var(txn.a)' expects exactly 1 argument (<expr>), got 0");
+    expect_error("  http-request set-var-fmt(txn.a) a b\n",
+                 "'http-request set-var-fmt(txn.a)' expects exactly 1 argument (<fmt>), got 2");
+    expect_error("  http-request set-var(txn.a) nope\n", "'http-request set-var(txn.a)': unknown fetch method 'nope'");
+    expect_error("  http-request set-var(txn.a) status\n",
+                 "'http-request set-var(txn.a)': 'status' reads the response, which http-request rules cannot use");
+    expect_error("  http-request set-var-fmt(txn.a) %[res.hdr(x)]\n",
+                 "'http-request set-var-fmt(txn.a)': '%[res.hdr(x)]' reads the response, which http-request rules "
+                 "cannot use");
+    expect_error("  http-request set-var-fmt(txn.a) %[nope]\n",
+                 "'http-request set-var-fmt(txn.a)': unknown fetch method 'nope' in '%[nope]'");
+    // Response fetches are fine in response rules.
+    CHECK(fe_rules("  http-response set-var(txn.s) status\n").http_response.size() == 1);
+}
+
+TEST_CASE("rules: variables in log formats", "[rules]") {
+    ProxyRules r = fe_rules("  http-request set-var(txn.user) req.hdr(cookie)\n");
+    VarStore vars;
+    Exchange x;
+    x.s.vars = &vars;
+    apply_http_request_rules(r, x.req, x.s);
+    std::string err;
+    auto lf = LogFormat::compile("user=%[var(txn.user)] none=%[var(txn.none)] d=%[var(txn.none,-)]", true, &err);
+    INFO(err);
+    REQUIRE(lf);
+    std::string out;
+    lf->render(x.s, LogEnv{}, &out);
+    CHECK(out == "user=foo=bar; sid=42 none=- d=-");  // a missing sample logs "-"
 }
