@@ -172,6 +172,7 @@ void Runtime::http_start(Conn& c) noexcept {
     c.be = nullptr;
     c.server = -1;
     HttpTxn& t = *c.http;
+    t.vars.proc = &proc_vars_;
     t.req_start = t.idle_start = now_;
     t.req_start_unix_us = wall_us();
     t.req_raw.reserve(1024);
@@ -554,6 +555,7 @@ void Runtime::http_fill_info(Conn& c) noexcept {
     i.req = t.have_req ? &t.req : nullptr;
     i.res = t.have_res ? &t.res : nullptr;
     i.state = this;
+    i.vars = &t.vars;
 }
 
 void Runtime::http_on_request(Conn& c) noexcept {
@@ -609,6 +611,7 @@ void Runtime::http_on_request(Conn& c) noexcept {
     c.tw_ms = c.tc_ms = -1;
     t.status = -1;
     t.term[0] = t.term[1] = '-';
+    t.vars.begin_request();
     http_fill_info(c);
 
     // Frontend rules, routing, backend rules.
@@ -855,8 +858,10 @@ void Runtime::http_on_response(Conn& c) noexcept {
 
     const ProxyConf* fe = c.fe->conf;
     const ProxyConf* be = c.be->conf;
-    for (const ProxyConf* p : {be, fe}) {
-        if (p == fe && be == fe)
+    // http-response rules (backend's, then frontend's), then http-after-response rules.
+    const ProxyConf* order[2] = {be, be == fe ? nullptr : fe};
+    for (const ProxyConf* p : order) {
+        if (!p)
             continue;
         RuleOutcome o = apply_http_response_rules(p->rules, t.res, t.info);
         if (o.kind == RuleOutcome::Kind::Deny) {
@@ -864,15 +869,25 @@ void Runtime::http_on_response(Conn& c) noexcept {
             http_error(c, o.status > 0 ? o.status : 502, 'P', 'H', "http-response deny");
             return;
         }
-    }
-    if (be == fe) {
-        RuleOutcome o = apply_http_response_rules(fe->rules, t.res, t.info);
-        if (o.kind == RuleOutcome::Kind::Deny) {
-            ++c.fe->counters.denied;
-            http_error(c, o.status > 0 ? o.status : 502, 'P', 'H', "http-response deny");
+        if (o.kind == RuleOutcome::Kind::Return) {
+            // The server's response is replaced by this one.
+            ++c.fe->counters.intercepted;
+            int code = o.status > 0 ? o.status : 200;
+            std::string r = "HTTP/1.1 " + std::to_string(code) + " " + std::string(status_reason(code)) +
+                            "\r\ncontent-length: " + std::to_string(o.body.size()) + "\r\n";
+            if (!o.content_type.empty())
+                r += "content-type: " + o.content_type + "\r\n";
+            r += "connection: close\r\n\r\n";
+            if (t.req_info.method != HttpMethod::Head)
+                r += o.body;
+            t.have_res = false;
+            http_local_reply(c, code, r, 'L', 'H');
             return;
         }
     }
+    for (const ProxyConf* p : order)
+        if (p && has_after_response_rules(p->rules))
+            (void)apply_http_after_response_rules(p->rules, t.res, t.info);
 
     // As HAProxy: the client side follows the frontend's option; the server connection is
     // closed when either proxy says so.
@@ -882,16 +897,16 @@ void Runtime::http_on_response(Conn& c) noexcept {
     t.server_keep_alive = !tunnel && h.keep_alive && h.framing != BodyFraming::UntilClose &&
                           fe->http_conn_mode == HttpConnMode::KeepAlive &&
                           be->http_conn_mode == HttpConnMode::KeepAlive;
-    t.status = h.status;
-    t.info.status = h.status;
+    t.status = t.res.status;  // (set-status may have changed it)
+    t.info.status = t.res.status;
 
     int64_t sec = std::chrono::duration_cast<std::chrono::seconds>(now_.time_since_epoch()).count();
     (void)sec;
-    c.fe->counters.count_status(h.status);
-    c.be->counters.count_status(h.status);
+    c.fe->counters.count_status(t.res.status);
+    c.be->counters.count_status(t.res.status);
     if (c.server >= 0) {
         Counters& sc = c.be->servers[static_cast<size_t>(c.server)].counters;
-        sc.count_status(h.status);
+        sc.count_status(t.res.status);
         sc.count_request(std::chrono::duration_cast<std::chrono::seconds>(now_.time_since_epoch()).count());
     }
 
@@ -1076,6 +1091,12 @@ void Runtime::http_local_reply(Conn& c, int status, std::string_view bytes, char
         close_conn(c, "empty errorfile: closing without a response");
         return;
     }
+    // http-after-response rules (not for requests that could not even be parsed, as HAProxy).
+    std::string changed = t.have_req ? http_after_local(c, bytes) : std::string();
+    if (!changed.empty()) {
+        bytes = changed;
+        status = t.status;
+    }
     t.status = status;
     t.info.status = status;
     t.term[0] = t0;
@@ -1120,6 +1141,35 @@ void Runtime::http_local_reply(Conn& c, int status, std::string_view bytes, char
         t.hphase = HttpPhase::Lingering;
     }
     update_deadline(c);
+}
+
+std::string Runtime::http_after_local(Conn& c, std::string_view bytes) noexcept {
+    HttpTxn& t = *c.http;
+    const ProxyConf* fe = c.fe->conf;
+    const ProxyConf* be = c.be ? c.be->conf : nullptr;
+    const ProxyConf* order[2] = {be, be == fe ? nullptr : fe};
+    bool any = false;
+    for (const ProxyConf* p : order)
+        any = any || (p && has_after_response_rules(p->rules));
+    if (!any)
+        return {};
+    Http1Parser parser(Http1Kind::Response, http_opts_);
+    if (parser.parse(bytes) != Http1Status::Done)
+        return {};  // an errorfile that is not a parsable response: sent as is
+    std::string raw(bytes.substr(0, parser.head().head_length));
+    fill_head(&t.res, parser, raw, false);
+    t.have_res = true;
+    http_fill_info(c);
+    for (const ProxyConf* p : order)
+        if (p && has_after_response_rules(p->rules))
+            (void)apply_http_after_response_rules(p->rules, t.res, t.info);
+    std::string out;
+    t.res.serialize_response(&out, true);
+    out.append(bytes.substr(parser.head().head_length));
+    t.status = t.res.status;
+    t.info.status = t.res.status;
+    t.have_res = false;  // the views point into `raw`, gone on return
+    return out;
 }
 
 void Runtime::http_error(Conn& c, int status, char t0, char t1, const char* why) noexcept {

@@ -16,6 +16,7 @@
 #include "common/config.h"
 #include "common/http_head.h"
 #include "common/stream_info.h"
+#include "common/vars.h"
 #include "common/unique_fd.h"
 #include "common/control.h"
 #include "worker/balancer.h"
@@ -165,6 +166,7 @@ struct HttpTxn {
     uint64_t bytes_in0 = 0, bytes_out0 = 0;  // connection byte counts when this request started
     struct Backend* idle_backend = nullptr;  // backend of the idle server connection kept
     common::StreamInfo info;
+    common::VarStore vars;         // sess. (this connection), txn./req./res. (this request)
     std::string scratch;
     char term[2] = {'-', '-'};
 };
@@ -262,6 +264,8 @@ private:
     void http_route(Conn& c) noexcept;
     void http_use_server(Conn& c) noexcept;
     void http_local_reply(Conn& c, int status, std::string_view bytes, char t0, char t1) noexcept;
+    // http-after-response rules on a response proxyd built: "" if unchanged (no rules).
+    std::string http_after_local(Conn& c, std::string_view bytes) noexcept;
     void http_error(Conn& c, int status, char t0, char t1, const char* why) noexcept;
     void http_server_failed(Conn& c, const char* why) noexcept;
     void http_end_of_exchange(Conn& c) noexcept;
@@ -315,6 +319,7 @@ private:
     Clock::time_point last_purge_{};
     uint64_t cum_req_ = 0;
     std::string key_scratch_;
+    common::VarSet proc_vars_;      // proc. variables of this worker
 };
 
 }  // namespace proxyd::worker
