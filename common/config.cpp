@@ -395,7 +395,7 @@ constexpr const char* kUnsupportedProxy[] = {
     "compression", "cookie", "declare", "default-server", "description", "disabled", "dispatch",
     "dynamic-cookie-key", "email-alert", "enabled", "error-log-format", "errorfile", "errorfiles",
     "errorloc", "errorloc302", "errorloc303", "external-check", "filter", "force-persist",
-    "fullconn", "hash-balance-factor", "http-after-response", "http-check",
+    "fullconn", "hash-balance-factor", "http-check",
     "http-error", "http-request", "http-response", "http-reuse", "http-send-name-header", "id",
     "ignore-persist", "load-server-state-from-file", "log", "log-format", "log-format-sd",
     "log-tag", "max-keep-alive-queue", "max-session-srv-conns", "monitor", "monitor-uri", "option",
