@@ -19,6 +19,7 @@
 #include <map>
 #include <string_view>
 
+#include "common/cond_expr.h"
 #include "common/config_parse.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
@@ -659,8 +660,14 @@ public:
             l.loc = SourceLoc{src.name, lineno};
             VarContext ctx{&env_, src.name, lineno, section_name_};
             Tokens t = Tokenizer(raw, ctx).run();
-            for (auto& w : t.warnings)
-                warning(l.loc, std::move(w));
+            // Lines of a block that is not taken are tokenized too, as HAProxy does: a quoting
+            // error there is still an error, and '.else'/'.endif' must be recognised. But their
+            // variables may well be unset (".if defined(X)" guards "${X}"), and so may those
+            // of a condition: no warning for either.
+            const bool cond_line = !t.words.empty() && is_cond_directive(t.words[0]);
+            if (lines_taken() && !cond_line)
+                for (auto& w : t.warnings)
+                    warning(l.loc, std::move(w));
             if (!t.error.empty()) {
                 error(l.loc, std::move(t.error));
                 continue;
@@ -668,8 +675,15 @@ public:
             if (t.words.empty())
                 continue;
             l.w = std::move(t.words);
-            dispatch(l);
+            if (cond_line)
+                cond_directive(l);
+            else if (lines_taken())
+                dispatch(l);
         }
+        // Conditional blocks do not span files.
+        for (const auto& c : conds_)
+            error(c.loc, "'.if' block is not terminated: '.endif' missing before the end of the file");
+        conds_.clear();
     }
 
     ParseResult finish() {
@@ -823,6 +837,109 @@ private:
         error(l.loc, strprintf("unknown keyword '%s' in '%s' section%s", shown(kw).c_str(), section, hint.c_str()));
     }
 
+    // --- conditional blocks and messages (configuration.txt §2.4) ----------------------------
+
+    // One level per '.if' open in the current file. Take: its lines are used. Wait: no branch
+    // taken yet, a later '.elif'/'.else' may be. Done: a branch was taken (or the condition
+    // was wrong, or the enclosing block is not taken): nothing more of this '.if' is used.
+    enum class CondState { Take, Wait, Done };
+    struct CondLevel {
+        SourceLoc loc;
+        CondState state = CondState::Done;
+        bool else_seen = false;
+    };
+    // HAProxy's MAXNESTEDCONDS: at most 99 levels.
+    static constexpr size_t kMaxNestedConds = 100;
+
+    static bool is_cond_directive(const std::string& w) {
+        return w == ".if" || w == ".elif" || w == ".else" || w == ".endif";
+    }
+    bool lines_taken() const { return conds_.empty() || conds_.back().state == CondState::Take; }
+
+    // The words after '.if'/'.elif' joined by spaces, as HAProxy re-merges them, evaluated.
+    bool evaluate_condition(const Line& l, bool* value) {
+        if (!cond_ctx_) {
+            cond_ctx_ = default_cond_context(env_);
+            // 'noreuseport' earlier in the global section turns REUSEPORT off, as in HAProxy.
+            cond_ctx_->enabled = [this](std::string_view opt) { return enabled_option(opt, global_.noreuseport); };
+        }
+        std::string text;
+        for (size_t i = 1; i < l.w.size(); ++i)
+            text += (i > 1 ? " " : "") + l.w[i];
+        CondOutcome r = eval_condition(text, *cond_ctx_);
+        if (!r.error.empty()) {
+            error(l.loc, strprintf("%s in '%s' at position %zu", shown(r.error).c_str(), l.w[0].c_str(),
+                                   r.error_pos + 1));
+            return false;
+        }
+        *value = r.value;
+        return true;
+    }
+
+    void cond_directive(const Line& l) {
+        const std::string& kw = l.w[0];
+        if (kw == ".if") {
+            CondLevel c{l.loc};
+            if (conds_.size() + 1 >= kMaxNestedConds) {
+                error(l.loc, strprintf("too many nested '.if', max is %zu", kMaxNestedConds - 1));
+            } else if (lines_taken()) {
+                // Not evaluated inside a block that is not taken: it may use what this
+                // version does not know (that is what the outer '.if' tests).
+                bool v = false;
+                if (evaluate_condition(l, &v))
+                    c.state = v ? CondState::Take : CondState::Wait;
+            }
+            conds_.push_back(c);  // even after an error, so that its '.endif' closes it
+            return;
+        }
+        if (kw != ".elif" && l.w.size() > 1)  // reported, then applied: the nesting stays right
+            error(l.loc, strprintf("unexpected argument '%s' for '%s'", shown(l.w[1]).c_str(), kw.c_str()));
+        if (conds_.empty())
+            return error(l.loc, strprintf("'%s' without a matching '.if'", kw.c_str()));
+        CondLevel& c = conds_.back();
+        if (kw == ".endif") {
+            conds_.pop_back();
+            return;
+        }
+        if (c.else_seen)
+            return error(l.loc, strprintf("'%s' after '.else' is not permitted (block opened by the '.if' at %s)",
+                                          kw.c_str(), loc_str(c.loc).c_str()));
+        if (kw == ".else") {
+            c.else_seen = true;
+            c.state = c.state == CondState::Wait ? CondState::Take : CondState::Done;
+            return;
+        }
+        // .elif: evaluated only while no branch of this '.if' was taken.
+        if (c.state != CondState::Wait) {
+            c.state = CondState::Done;
+            return;
+        }
+        bool v = false;
+        if (!evaluate_condition(l, &v))
+            c.state = CondState::Done;
+        else if (v)
+            c.state = CondState::Take;
+    }
+
+    // .notice/.warning/.alert/.diag "message" (in a taken block).
+    void message_directive(const Line& l) {
+        const std::string& kw = l.w[0];
+        if (!contains(kDirectives, kw))
+            return error(l.loc, strprintf("unknown directive '%s' (known: .if, .elif, .else, .endif, .notice, "
+                                          ".warning, .alert, .diag)", shown(kw).c_str()));
+        if (l.w.size() > 2)
+            return error(l.loc, strprintf("unexpected argument '%s' for '%s'; use quotes if the message should "
+                                          "contain spaces", shown(l.w[2]).c_str(), kw.c_str()));
+        std::string msg = "'" + (l.w.size() > 1 ? shown(l.w[1]) : std::string()) + "'";
+        if (kw == ".alert")
+            error(l.loc, std::move(msg));  // always fatal
+        else if (kw == ".warning")
+            warning(l.loc, std::move(msg));
+        else if (kw == ".notice")
+            warning(l.loc, "notice: " + msg);  // the parser's one non-fatal channel
+        // .diag: only for HAProxy's diagnostic mode (-dD), which proxyd does not have.
+    }
+
     // --- sections ------------------------------------------------------------------------------
 
     void dispatch(const Line& l) {
@@ -833,9 +950,8 @@ private:
             return start_defaults(l);
         if (kw == "frontend" || kw == "backend" || kw == "listen")
             return start_proxy(l);
-        if (contains(kDirectives, kw))
-            return error(l.loc, strprintf("'%s' is an HAProxy keyword that proxyd does not support yet (conditional "
-                                          "blocks and messages)", kw.c_str()));
+        if (!kw.empty() && kw[0] == '.')
+            return message_directive(l);
         if (contains(kUnsupportedSections, kw)) {
             error(l.loc, strprintf("'%s' sections are not supported by proxyd yet; the whole section is ignored",
                                    kw.c_str()));
@@ -1852,6 +1968,8 @@ private:
     const EnvLookup& env_;
     bool check_paths_;
     ParseResult res_;
+    std::vector<CondLevel> conds_;         // conditional blocks open in the current file
+    std::optional<CondContext> cond_ctx_;  // made for the first condition
     GlobalConf global_;
     std::vector<ProxyState> proxies_;
     std::vector<ProxyState> defaults_;
@@ -1932,6 +2050,21 @@ int Config::worker_count() const {
         return global.nbproc;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? static_cast<int>(std::min<long>(n, INT_MAX)) : 1;
+}
+
+CondOutcome eval_condition_line(std::string_view text, const CondContext& ctx) {
+    const EnvLookup env = ctx.env;
+    const VarContext vc{&env, "-cc", 0, ""};
+    Tokens t = Tokenizer(text, vc).run();
+    CondOutcome out;
+    if (!t.error.empty()) {
+        out.error = std::move(t.error);
+        return out;
+    }
+    std::string expr;
+    for (size_t i = 0; i < t.words.size(); ++i)
+        expr += (i ? " " : "") + t.words[i];
+    return eval_condition(expr, ctx);
 }
 
 ParseResult parse_config(std::span<const ConfigSource> sources, const EnvLookup& env, bool check_paths) {

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "common/cli.h"
+#include "common/cond_expr.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "master/master.h"
@@ -42,9 +43,8 @@ void print_version(int level) {
     pcre2_config(PCRE2_CONFIG_JIT, &jit);
     std::printf("Build options :\n  TARGET  = linux-glibc\n  CXX     = %s\n  BUILD   = %s\n  SANITIZE= %s\n\n",
                 PROXYD_COMPILER, PROXYD_BUILD_TYPE, PROXYD_SANITIZE);
-    std::printf("Feature list : +EPOLL +LINUX_SPLICE +OPENSSL +PCRE2 %cPCRE2_JIT +LINUX_CAP %cSYSTEMD +MEMFD "
-                "+CLOEXEC -THREAD -LUA -ZLIB -QUIC -PROMEX -HTTP (tcp mode only)\n\n",
-                jit ? '+' : '-', PROXYD_HAVE_SYSTEMD ? '+' : '-');
+    // The same list answers feature(NAME) in '.if' and -cc.
+    std::printf("Feature list : %s\n\n", build_features().c_str());
     std::printf("Built with OpenSSL version : %s\n", OPENSSL_VERSION_TEXT);
     std::printf("Running on OpenSSL version : %s\n", OpenSSL_version(OPENSSL_VERSION));
     std::printf("Built with PCRE2 version : %s\n", pcre_ver);
@@ -71,6 +71,16 @@ int check_config(const Options& o) {
     if (!o.quiet)
         std::printf("Configuration file is valid\n");
     return 0;
+}
+
+// -cc EXPR (HAProxy's management.txt §3): 0 true, 1 false, 2 error (with a message).
+int check_condition(const std::string& expr) {
+    CondOutcome r = eval_condition_line(expr, default_cond_context());
+    if (!r.error.empty()) {
+        log_alert("failed to evaluate condition: %s", r.error.c_str());
+        return 2;
+    }
+    return r.value ? 0 : 1;
 }
 
 // -D: the parent waits until the daemon reports that it serves (or failed).
@@ -119,6 +129,8 @@ int master_main(int argc, char** argv) {
         print_version(o.version);
         return 0;
     }
+    if (o.check_condition)
+        return check_condition(*o.check_condition);
     if (o.quiet)
         log_settings().min_level = LogLevel::Warning;
     if (o.debug)

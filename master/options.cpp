@@ -26,6 +26,13 @@ ParsedArgs parse_args(const std::vector<std::string>& args) {
                 o.master_sockets.push_back(*v);
             else
                 o.pidfile = *v;
+        } else if (a == "-cc") {
+            // The next argument whatever it is: '' (false) and '-1' (true) are conditions.
+            if (i + 1 >= args.size()) {
+                r.error = "option '-cc' requires an argument";
+                return r;
+            }
+            o.check_condition = args[++i];
         } else if (a == "-W") {
             o.master_worker_flag = true;  // master-worker is the only mode
         } else if (a == "-Ws") {
@@ -76,7 +83,7 @@ ParsedArgs parse_args(const std::vector<std::string>& args) {
             return r;
         }
     }
-    if (o.version == 0 && o.config_paths.empty())
+    if (o.version == 0 && !o.check_condition && o.config_paths.empty())
         r.error = "no configuration file given (-f)";
     return r;
 }
@@ -85,10 +92,11 @@ std::string usage_text(const char* argv0) {
     std::string n = argv0 ? argv0 : "proxyd";
     return "Usage : " + n +
            " [-W] [-Ws] -f <cfgfile|cfgdir>* [-S <master socket>]* [-p <pidfile>] [-D] [-c] [-d] [-q]\n"
-           "        [-v | -vv] [-sf <pid>*] [-st <pid>*]\n"
+           "        [-v | -vv] [-cc <condition>] [-sf <pid>*] [-st <pid>*]\n"
            "        -v displays version ; -vv shows known build options.\n"
            "        -f <cfgfile|cfgdir> loads a configuration file, or the *.cfg files of a directory\n"
            "        -c check mode : only check the configuration and exit\n"
+           "        -cc evaluates a condition (as '.if' does) and exits 0 if true, 1 if false, 2 on error\n"
            "        -D goes daemon ; -W master-worker mode (always on) ; -Ws with systemd notify\n"
            "        -S <path>[,mode,<octal>][,uid,<n>][,gid,<n>][,level,<lvl>] adds a master CLI socket\n"
            "        -p writes the master's pid to <pidfile>\n"

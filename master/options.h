@@ -1,5 +1,6 @@
 #pragma once
 // The master's command line (HAProxy-compatible subset). Pure: no I/O.
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -20,6 +21,9 @@ struct Options {
     std::vector<pid_t> soft_stop_pids;       // -sf
     std::vector<pid_t> hard_stop_pids;       // -st
     std::string local_peer;                  // -L (accepted; proxyd has no peers)
+    // -cc EXPR: evaluate a condition expression (common/cond_expr.h) and exit 0 (true),
+    // 1 (false) or 2 (error). The argument may be empty or start with '-' ("-1 && 1").
+    std::optional<std::string> check_condition;
 };
 
 struct ParsedArgs {
