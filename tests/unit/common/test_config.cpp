@@ -286,12 +286,11 @@ TEST_CASE("sections: structure errors", "[config][sections]") {
         expect_error(parse(std::string(s) + " x\n  anything goes\n"), "sections are not supported", 1);
     }
 
-    // HAProxy's conditional blocks are refused wherever they are.
+    // Conditional blocks are allowed anywhere, even around a section header (see the
+    // "directives" tests).
     r = parse(".if defined(X)\nglobal\n  .endif\n");
     INFO(dump(r));
-    REQUIRE(r.errors.size() == 2);
-    CHECK(has(r.errors, "'.if' is an HAProxy keyword that proxyd does not support yet (conditional blocks", 1));
-    CHECK(has(r.errors, "'.endif' is an HAProxy keyword", 3));
+    CHECK(r.errors.empty());
 
     // A proxy without name: error, and its body is skipped rather than misattributed.
     r = parse("frontend\n  bind :80\n  foo\n");
@@ -1606,4 +1605,163 @@ TEST_CASE("global: mworker-start-timeout", "[config][global]") {
     CHECK(d.config->global.mworker_start_timeout == 30000);
     expect_error(parse("global\n mworker-start-timeout 0\n"), "must be greater than 0", 2);
     expect_error(parse("global\n mworker-start-timeout abc\n"), "invalid duration", 2);
+}
+
+// -------------------------------------------------------------------------------------------
+// Conditional blocks and message directives (configuration.txt §2.4)
+
+namespace {
+
+// The pidfile set by the taken branch of `body`, placed in a global section.
+std::string taken(const std::string& body, const EnvLookup& env = kNoEnv) {
+    auto r = parse("global\n" + body, env);
+    INFO(body << "\n" << dump(r));
+    REQUIRE(r.config);
+    return r.config->global.pidfile;
+}
+
+}  // namespace
+
+TEST_CASE("directives: .if/.elif/.else/.endif pick one branch", "[config][directives]") {
+    const std::string chain =
+        ".if streq(\"$A\",1)\n"
+        "  pidfile /a\n"
+        ".elif streq(\"$B\",1)\n"
+        "  pidfile /b\n"
+        ".elif streq(\"$C\",1)\n"
+        "  pidfile /c\n"
+        ".else\n"
+        "  pidfile /else\n"
+        ".endif\n";
+    CHECK(taken(chain, env_of({{"A", "1"}, {"B", "1"}})) == "/a");
+    CHECK(taken(chain, env_of({{"B", "1"}, {"C", "1"}})) == "/b");
+    CHECK(taken(chain, env_of({{"C", "1"}})) == "/c");
+    CHECK(taken(chain) == "/else");
+    CHECK(taken(".if 1\n pidfile /t\n.endif\n") == "/t");
+    CHECK(taken(".if 0\n pidfile /t\n.endif\n").empty());
+    CHECK(taken(".if\n pidfile /t\n.endif\n").empty());  // an empty condition is false
+    CHECK(taken(".if 0\n.else\n pidfile /e\n.endif\n") == "/e");
+    CHECK(taken(".if 1 # a comment\n pidfile /t\n.endif # another\n") == "/t");
+    // The words after .if are joined with single spaces, after quote removal and expansion.
+    CHECK(taken(".if streq(\"a b\",'a b') &&   !0\n pidfile /t\n.endif\n") == "/t");
+    CHECK(taken(".if defined(X) && streq(${X},on)\n pidfile /x\n.endif\n", env_of({{"X", "on"}})) == "/x");
+    CHECK(taken(".if version_atleast(2.6) && feature(OPENSSL) && enabled(EPOLL)\n pidfile /v\n.endif\n") == "/v");
+}
+
+TEST_CASE("directives: nesting", "[config][directives]") {
+    const std::string nested =
+        ".if defined(A)\n"
+        "  .if defined(B)\n"
+        "    pidfile /ab\n"
+        "  .else\n"
+        "    pidfile /a\n"
+        "  .endif\n"
+        ".else\n"
+        "  .if defined(B)\n"
+        "    pidfile /b\n"
+        "  .endif\n"
+        ".endif\n";
+    CHECK(taken(nested, env_of({{"A", ""}, {"B", ""}})) == "/ab");
+    CHECK(taken(nested, env_of({{"A", ""}})) == "/a");
+    CHECK(taken(nested, env_of({{"B", ""}})) == "/b");
+    CHECK(taken(nested).empty());
+    // Inside a block that is not taken, conditions are not even evaluated (they may use what
+    // this version does not know), and nothing is taken, not even an '.else'.
+    CHECK(taken(".if 0\n .if no_such_predicate(x)\n pidfile /x\n .else\n pidfile /y\n .endif\n.endif\n").empty());
+    // After a taken branch, a bad '.elif' is not evaluated either.
+    CHECK(taken(".if 1\n pidfile /1\n.elif garbage(\n pidfile /2\n.endif\n") == "/1");
+    // 99 levels are fine; the 100th is refused.
+    std::string deep;
+    for (int i = 0; i < 99; ++i)
+        deep += ".if 1\n";
+    deep += "pidfile /deep\n";
+    for (int i = 0; i < 99; ++i)
+        deep += ".endif\n";
+    CHECK(taken(deep) == "/deep");
+    auto r = parse("global\n" + std::string(".if 1\n") + deep + ".endif\n");
+    expect_error(r, "too many nested '.if', max is 99", 101);
+}
+
+TEST_CASE("directives: lines of dropped blocks", "[config][directives]") {
+    // Not dispatched: unknown keywords, whole sections, are fine there.
+    auto r = parse(".if 0\nbogus keyword\nfrontend x\n  nonsense\n.endif\nglobal\n  pidfile /p\n");
+    INFO(dump(r));
+    REQUIRE(r.config);
+    CHECK(r.warnings.empty());
+    // Their unset variables give no warning, nor do those of conditions.
+    r = parse("global\n.if defined(PORT) && strneq(\"$PORT\",0)\n  pidfile /run/${PORT}\n.endif\n");
+    INFO(dump(r));
+    REQUIRE(r.config);
+    CHECK(r.warnings.empty());
+    // But they are tokenized, as in HAProxy: a quoting error is still an error.
+    r = parse("global\n.if 0\n  pidfile \"/unterminated\n.endif\n");
+    expect_error(r, "unterminated double quote", 3);
+    // A taken line still warns.
+    r = parse("global\n.if 1\n  pidfile /run/${NOPE}\n.endif\n");
+    CHECK(has(r.warnings, "environment variable 'NOPE' is not set", 3));
+}
+
+TEST_CASE("directives: structure errors name file and line", "[config][directives]") {
+    expect_error(parse("global\n.endif\n"), "'.endif' without a matching '.if'", 2);
+    expect_error(parse("global\n.else\n"), "'.else' without a matching '.if'", 2);
+    expect_error(parse("global\n.elif 1\n"), "'.elif' without a matching '.if'", 2);
+    expect_error(parse("global\n.if 1\n.else\n.else\n.endif\n"), "'.else' after '.else' is not permitted "
+                                                                 "(block opened by the '.if' at a.cfg:2)", 4);
+    expect_error(parse("global\n.if 0\n.else\n.elif 1\n.endif\n"), "'.elif' after '.else' is not permitted", 4);
+    expect_error(parse("global\n.if 1\n.endif extra\n"), "unexpected argument 'extra' for '.endif'", 3);
+    expect_error(parse("global\n.if 1\n.else extra\n.endif\n"), "unexpected argument 'extra' for '.else'", 3);
+    // An unterminated block: reported at its '.if', once per open level.
+    auto r = parse("global\n.if 1\n  .if 0\n  .endif\n  daemon\n");
+    expect_error(r, "'.if' block is not terminated: '.endif' missing before the end of the file", 2);
+    r = parse("global\n.if 1\n.if 1\n");
+    INFO(dump(r));
+    REQUIRE(r.errors.size() == 2);
+    CHECK(has(r.errors, "'.if' block is not terminated", 2));
+    CHECK(has(r.errors, "'.if' block is not terminated", 3));
+    // Blocks do not span files.
+    r = parse_sources({ConfigSource{"a.cfg", "global\n.if 1\n"}, ConfigSource{"b.cfg", ".endif\n"}});
+    INFO(dump(r));
+    REQUIRE(r.errors.size() == 2);
+    CHECK(has(r.errors, "'.if' block is not terminated", 2, "a.cfg"));
+    CHECK(has(r.errors, "'.endif' without a matching '.if'", 1, "b.cfg"));
+}
+
+TEST_CASE("directives: condition errors", "[config][directives]") {
+    auto r = parse("global\n.if 200rrr\n  pidfile /x\n.endif\n");
+    expect_error(r, "unexpected character 'r' at the end of conditional expression '200rrr' in '.if' at position 4",
+                 2);
+    // The block of a wrong condition is dropped whole, '.else' included.
+    r = parse("global\n.if foo(\n  pidfile /x\n.else\n  pidfile /y\n.endif\n  pidfile /z\n");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(has(r.errors, "unparsable conditional expression 'foo(' in '.if' at position 1", 2));
+    r = parse("global\n.if 0\n.elif streq(a)\n.endif\n");
+    expect_error(r, "missing arguments (got 1/2), type 'string' expected in argument 1 of predicate 'streq' used in "
+                    "conditional expression in '.elif' at position 8", 3);
+    r = parse("global\n.if version_atleast(x.y)\n.endif\n");
+    expect_error(r, "invalid version 'x.y'", 2);
+}
+
+TEST_CASE("directives: .notice, .warning, .alert, .diag", "[config][directives]") {
+    auto r = parse("global\n  .notice \"hello there\"\n  .warning 'be careful'\n  .diag \"only with -dD\"\n");
+    INFO(dump(r));
+    REQUIRE(r.config);
+    REQUIRE(r.warnings.size() == 2);
+    CHECK(has(r.warnings, "notice: 'hello there'", 2));
+    CHECK(has(r.warnings, "'be careful'", 3));
+    // .alert rejects the configuration.
+    expect_error(parse("global\n.if !feature(LUA)\n  .alert \"Lua is mandatory\"\n.endif\n"), "'Lua is mandatory'", 3);
+    // Only in taken blocks.
+    r = parse("global\n.if 0\n  .alert \"no\"\n  .warning \"no\"\n.endif\n");
+    INFO(dump(r));
+    CHECK(r.config);
+    CHECK(r.warnings.empty());
+    // One message: more words are an error.
+    expect_error(parse("global\n.warning two words\n"), "unexpected argument 'words' for '.warning'; use quotes", 2);
+    expect_error(parse("global\n.alert a b\n"), "unexpected argument 'b' for '.alert'", 2);
+    // Variables expand in messages; control characters are shown escaped.
+    r = parse("global\n.notice \"port ${P}\\tok\"\n", env_of({{"P", "80"}}));
+    CHECK(has(r.warnings, "notice: 'port 80\\tok'", 2));
+    // Anything else starting with '.' is an unknown directive, wherever it is.
+    expect_error(parse("global\n  .include foo.cfg\n"), "unknown directive '.include'", 2);
+    expect_error(parse(".error \"x\"\nglobal\n"), "unknown directive '.error'", 1);
 }

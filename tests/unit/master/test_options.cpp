@@ -29,3 +29,20 @@ TEST_CASE("bad command lines", "[options]") {
     CHECK(parse_args({"-W"}).error.find("no configuration file") != std::string::npos);
     CHECK_FALSE(usage_text("proxyd").empty());
 }
+
+TEST_CASE("-cc takes any next argument and needs no configuration", "[options]") {
+    auto r = parse_args({"-cc", "version_atleast(2.5-dev0)"});
+    REQUIRE(r.error.empty());
+    REQUIRE(r.opts.check_condition);
+    CHECK(*r.opts.check_condition == "version_atleast(2.5-dev0)");
+    // HAProxy's reg-tests pass '' (false) and '-1000 && 200' (true).
+    r = parse_args({"-cc", ""});
+    REQUIRE(r.error.empty());
+    CHECK(r.opts.check_condition == std::optional<std::string>(""));
+    r = parse_args({"-cc", "-1000 && 200"});
+    REQUIRE(r.error.empty());
+    CHECK(*r.opts.check_condition == "-1000 && 200");
+    CHECK(parse_args({"-cc"}).error.find("option '-cc' requires an argument") != std::string::npos);
+    CHECK_FALSE(parse_args({"-f", "x"}).opts.check_condition);
+    CHECK(usage_text("proxyd").find("-cc") != std::string::npos);
+}
