@@ -18,6 +18,19 @@ namespace proxyd::common {
 
 namespace {
 
+// User text inside a message, control characters escaped: an error is always one line.
+std::string shown(std::string_view s) {
+    std::string out;
+    for (char ch : s) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c == 0x7f)
+            out += strprintf("\\x%02x", c);
+        else
+            out.push_back(ch);
+    }
+    return out;
+}
+
 // strtol() on a string_view: the value and how many characters it used (0: no number).
 long read_long(std::string_view s, int base, size_t* used) {
     // Only what strtol could use (so a long expression is not copied for every term).
@@ -173,8 +186,8 @@ public:
         if (expr(0, &v)) {
             skip_blanks();
             if (i_ < in_.size())
-                fail(i_, strprintf("unexpected character '%c' at the end of conditional expression '%s'", in_[i_],
-                                   std::string(in_).c_str()));
+                fail(i_, strprintf("unexpected character '%s' at the end of conditional expression '%s'",
+                                   shown(in_.substr(i_, 1)).c_str(), all().c_str()));
         }
         if (!err_.empty()) {
             out.error = std::move(err_);
@@ -198,7 +211,8 @@ private:
             ++i_;
     }
     bool at(std::string_view op) const { return in_.substr(i_, op.size()) == op; }
-    std::string rest(size_t from) const { return std::string(in_.substr(from)); }
+    std::string rest(size_t from) const { return shown(in_.substr(from)); }
+    std::string all() const { return shown(in_); }
 
     // Every term is evaluated, even after the value is known: predicates have no side
     // effects and every error is a parse error, so short-circuiting would change nothing.
@@ -238,8 +252,7 @@ private:
         skip_blanks();
         size_t start = i_;
         if (i_ >= in_.size())
-            return fail(i_, strprintf("missing term at the end of conditional expression '%s'",
-                                      std::string(in_).c_str()));
+            return fail(i_, strprintf("missing term at the end of conditional expression '%s'", all().c_str()));
         bool neg = false;
         while (i_ < in_.size() && in_[i_] == '!') {
             neg = !neg;
@@ -362,7 +375,7 @@ private:
             auto have = split_version(ctx_.version);
             if (!want || !have)
                 return fail(start, strprintf("invalid version '%s' in predicate '%s' (expected e.g. 2.6, 2.5-dev3, "
-                                             "2.4.1)", a[0].c_str(), std::string(spec.name).c_str()));
+                                             "2.4.1)", shown(a[0]).c_str(), std::string(spec.name).c_str()));
             *v = spec.pred == Pred::VersionAtLeast ? *have >= *want : *have < *want;
             return true;
         }
@@ -371,7 +384,7 @@ private:
             auto want = split_ssl_version(a[0]);
             if (!want)
                 return fail(start, strprintf("invalid OpenSSL version '%s' in predicate '%s' (expected e.g. 1.1.1, "
-                                             "3.0.0-beta2)", a[0].c_str(), std::string(spec.name).c_str()));
+                                             "3.0.0-beta2)", shown(a[0]).c_str(), std::string(spec.name).c_str()));
             auto have = split_ssl_version(ctx_.ssllib_version);
             if (!have)
                 return fail(start, strprintf("predicate '%s': no usable SSL library version",
