@@ -470,8 +470,7 @@ constexpr OptionSpec kUnsupportedServerOptions[] = {
     {"no-send-proxy-v2-ssl-cn", 0}, {"no-ssl", 0}, {"no-ssl-reuse", 0}, {"no-sslv3", 0},
     {"no-tfo", 0}, {"no-tls-tickets", 0}, {"no-tlsv10", 0}, {"no-tlsv11", 0}, {"no-tlsv12", 0},
     {"no-tlsv13", 0}, {"no-verifyhost", 0}, {"non-stick", 0}, {"npn", 1}, {"observe", 1},
-    {"on-error", 1}, {"on-marked-down", 1}, {"on-marked-up", 1}, {"pool-low-conn", 1},
-    {"pool-max-conn", 1}, {"pool-purge-delay", 1}, {"port", 1}, {"proto", 1},
+    {"on-error", 1}, {"on-marked-down", 1}, {"on-marked-up", 1}, {"port", 1}, {"proto", 1},
     {"proxy-v2-options", 1}, {"redir", 1}, {"resolve-net", 1}, {"resolve-opts", 1},
     {"resolve-prefer", 1}, {"resolvers", 1}, {"rise", 1}, {"send-proxy", 0}, {"send-proxy-v2", 0},
     {"send-proxy-v2-ssl", 0}, {"send-proxy-v2-ssl-cn", 0}, {"slowstart", 1}, {"sni", 1},
@@ -1870,6 +1869,22 @@ private:
                 long long v = 0;
                 if (number(l, label, l.w[++i], 0, o == "weight" ? 256 : INT_MAX, &v))
                     (o == "weight" ? s.weight : s.maxconn) = static_cast<int>(v);
+            } else if (o == "pool-max-conn" || o == "pool-low-conn") {
+                if (i + 1 >= l.w.size()) {
+                    error(l.loc, strprintf("%s expects a number (-1: no limit)", label.c_str()));
+                    continue;
+                }
+                long long v = 0;
+                if (number(l, label, l.w[++i], -1, INT_MAX, &v) && o == "pool-max-conn")
+                    s.pool_max_conn = static_cast<int>(v);
+                // pool-low-conn: accepted (proxyd's idle connections are per worker already)
+            } else if (o == "pool-purge-delay") {
+                if (i + 1 >= l.w.size()) {
+                    error(l.loc, strprintf("%s expects a duration", label.c_str()));
+                    continue;
+                }
+                if (auto d = duration(l, label, l.w[++i]))
+                    s.pool_purge_delay = *d;
             } else if (o == "disabled") {
                 s.disabled = true;
             } else if (o == "enabled") {

@@ -95,6 +95,8 @@ struct ServerConf {
     int maxconn = 0;        // 0: unlimited
     bool disabled = false;
     bool backup = false;
+    int pool_max_conn = -2;            // idle connections kept per worker: -1 no limit, -2 proxyd's default (64)
+    uint64_t pool_purge_delay = 5000;  // ms an idle connection is kept
 };
 
 // A frontend, backend, or listen section (listen = both).

@@ -16,6 +16,7 @@ namespace {
 enum class Fetch : uint8_t {
     Src, Dst, SrcPort, DstPort, Method, Path, Url, Query, Base, ReqVer, UrlParam,
     Hdr, FHdr, HdrCnt, HdrVal, HdrIp, Status, FeName, BeName, SrvName, NbSrv, True, False, Str, Int, Var,
+    Pathq, FirstReq,
 };
 
 // Which message a header fetch reads.
@@ -37,6 +38,8 @@ constexpr FetchDef kFetches[] = {
     {"dst_port", Fetch::DstPort, Msg::None, T::Int, 0, 0},
     {"method", Fetch::Method, Msg::Req, T::Str, 0, 0},
     {"path", Fetch::Path, Msg::Req, T::Str, 0, 0},
+    {"pathq", Fetch::Pathq, Msg::Req, T::Str, 0, 0},
+    {"http_first_req", Fetch::FirstReq, Msg::None, T::Bool, 0, 0},
     {"url", Fetch::Url, Msg::Req, T::Str, 0, 0},
     {"query", Fetch::Query, Msg::Req, T::Str, 0, 0},
     {"base", Fetch::Base, Msg::Req, T::Str, 0, 0},
@@ -77,7 +80,7 @@ constexpr FetchDef kFetches[] = {
 constexpr const char* kUnsupportedFetches[] = {
     "be_id", "bin", "bool", "capture.req.hdr", "capture.req.method", "capture.req.uri", "capture.res.hdr",
     "cook", "cook_cnt", "cook_val", "cookie", "date", "env", "fe_id", "hdrs", "http_auth", "http_auth_group",
-    "http_first_req", "ipv4", "ipv6", "meth", "pathq", "queue", "rand", "req.body", "req.body_len",
+    "ipv4", "ipv6", "meth", "queue", "rand", "req.body", "req.body_len",
     "req.body_param", "req.cook", "req.cook_cnt", "req.cook_val", "req.hdrs", "req.len", "req.payload",
     "req.proto_http", "req.ssl_sni", "req_ssl_sni", "res.comp", "res.cook", "res.ver", "sc_http_req_rate",
     "sc0_http_req_rate", "scook", "set-cookie", "src_conn_cur", "src_http_req_rate", "srv_id", "ssl_c_used",
@@ -340,6 +343,20 @@ bool fetch_one(const SampleExpr& e, const StreamInfo& s, SampleDir dir, SampleVa
     case Fetch::Method: return s.req && set_str(s.req->method, out);
     case Fetch::Path: return s.req && !s.req->uri.empty() && set_str(s.req->path(), out);
     case Fetch::Url: return s.req && set_str(s.req->uri, out);
+    case Fetch::Pathq: {
+        if (!s.req || s.req->uri.empty())
+            return false;
+        out->own.assign(s.req->path());
+        if (s.req->has_query()) {
+            out->own.push_back('?');
+            out->own.append(s.req->query());
+        }
+        return set_str(out->own, out);
+    }
+    case Fetch::FirstReq:
+        out->type = SampleValue::Type::Bool;
+        out->i = s.first_req ? 1 : 0;
+        return true;
     case Fetch::Query: return s.req && s.req->has_query() && set_str(s.req->query(), out);
     case Fetch::ReqVer: return s.req && set_str(s.req->version == 10 ? "1.0" : "1.1", out);
     case Fetch::Base: {

@@ -42,6 +42,7 @@ struct StreamInfo {
     std::string_view frontend, backend, server;  // "" when not known yet; server "<NOSRV>" if none
     // HTTP (null in TCP mode, res null until a response head arrived).
     const HttpHead* req = nullptr;
+    bool first_req = true;  // the first request of its client connection (http_first_req)
     const HttpHead* res = nullptr;
     // Outcome, for logs.
     int status = -1;                // HTTP status sent to the client (-1 none)

@@ -26,7 +26,6 @@ using namespace proxyd::common;
 namespace {
 constexpr auto kNever = Clock::time_point::max();
 constexpr auto kLingerMax = std::chrono::milliseconds(1000);
-constexpr auto kIdlePurge = std::chrono::seconds(5);  // HAProxy's pool-purge-delay
 // Idle connections a worker keeps per server; beyond, a finished connection is closed, so that a
 // stream of new clients (each first request on a connection of its own) cannot pile up
 // thousands of idle connections on a server.
@@ -139,6 +138,15 @@ std::string addr_only(const sockaddr_storage& a) {
 // Closes a server connection proxyd ends first after a complete exchange with a reset instead
 // of a FIN (HAProxy's "linger risk"): no TIME_WAIT left on proxyd's local ports, no close
 // handshake for the server. Not when the server already closed (its FIN was read).
+// pool-max-conn (default kMaxIdlePerServer; -1: no limit).
+static bool idle_room(const Server& s) {
+    int max = s.conf->pool_max_conn;
+    if (max == -1)
+        return true;
+    size_t cap = max == -2 ? kMaxIdlePerServer : static_cast<size_t>(max);
+    return s.idle.size() < cap;
+}
+
 static void close_hard(UniqueFd& fd, bool server_still_open) {
     if (server_still_open) {
         linger lg{1, 0};
@@ -556,6 +564,7 @@ void Runtime::http_fill_info(Conn& c) noexcept {
     i.res = t.have_res ? &t.res : nullptr;
     i.state = this;
     i.vars = &t.vars;
+    i.first_req = t.requests <= 1;
 }
 
 void Runtime::http_on_request(Conn& c) noexcept {
@@ -1007,7 +1016,7 @@ void Runtime::http_drop_server(Conn& c, bool reusable) noexcept {
     HttpTxn& t = *c.http;
     Backend* be = c.be ? c.be : t.idle_backend;
     if (reusable && c.idle_server >= 0 && be && be->conf->http_reuse != HttpReuse::Never && !stopping_ &&
-        be->servers[static_cast<size_t>(c.idle_server)].idle.size() < kMaxIdlePerServer) {
+        idle_room(be->servers[static_cast<size_t>(c.idle_server)])) {
         Server& s = be->servers[static_cast<size_t>(c.idle_server)];
         auto ic = std::make_unique<IdleConn>();
         ic->uses = c.srv_uses;
@@ -1045,7 +1054,7 @@ void Runtime::purge_idle() noexcept {
     for (auto& be : backends_)
         for (auto& s : be->servers)
             std::erase_if(s.idle, [&](std::unique_ptr<IdleConn>& ic) {
-                if (now_ - ic->since <= kIdlePurge)
+                if (now_ - ic->since <= std::chrono::milliseconds(s.conf->pool_purge_delay))
                     return false;
                 close_hard(ic->fd, true);
                 return true;
