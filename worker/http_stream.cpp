@@ -139,12 +139,15 @@ std::string addr_only(const sockaddr_storage& a) {
 // of a FIN (HAProxy's "linger risk"): no TIME_WAIT left on proxyd's local ports, no close
 // handshake for the server. Not when the server already closed (its FIN was read).
 // pool-max-conn (default kMaxIdlePerServer; -1: no limit).
-static bool idle_room(const Server& s) {
+// With an explicit pool-max-conn, the idle connections kept by clients between their requests
+// count too (HAProxy's accounting); proxyd's default only bounds the shared pool.
+static bool idle_room(const Server& s, bool for_attached = false) {
     int max = s.conf->pool_max_conn;
     if (max == -1)
         return true;
-    size_t cap = max == -2 ? kMaxIdlePerServer : static_cast<size_t>(max);
-    return s.idle.size() < cap;
+    if (max == -2)
+        return for_attached || s.idle.size() < kMaxIdlePerServer;
+    return s.idle.size() + static_cast<size_t>(s.attached_idle) < static_cast<size_t>(max);
 }
 
 static void close_hard(UniqueFd& fd, bool server_still_open) {
@@ -482,11 +485,15 @@ void Runtime::http_pump(Conn& c) noexcept {
                 return;
             }
             if (!d.head_pending()) {
-                http_log(c);
-                ::shutdown(c.cli.fd.get(), SHUT_WR);
-                c.cli.wr_shut = true;
-                t.hphase = HttpPhase::Lingering;
-                c.phase_start = now_;
+                if (t.local_keep) {
+                    http_local_done(c);
+                } else {
+                    http_log(c);
+                    ::shutdown(c.cli.fd.get(), SHUT_WR);
+                    c.cli.wr_shut = true;
+                    t.hphase = HttpPhase::Lingering;
+                    c.phase_start = now_;
+                }
                 progress = true;
             }
             break;
@@ -632,7 +639,7 @@ void Runtime::http_on_request(Conn& c) noexcept {
             ++c.fe->counters.denied;
             ++c.fe->counters.intercepted;
             http_local_reply(c, o.status > 0 ? o.status : 403,
-                             http_error_page(o.status > 0 ? o.status : 403, be_conf, c.fe->conf), 'P', 'R');
+                             http_error_page(o.status > 0 ? o.status : 403, be_conf, c.fe->conf), 'P', 'R', true);
             return true;
         case RuleOutcome::Kind::Redirect: {
             ++c.fe->counters.intercepted;
@@ -640,7 +647,7 @@ void Runtime::http_on_request(Conn& c) noexcept {
             std::string r = "HTTP/1.1 " + std::to_string(code) + " " + std::string(status_reason(code)) +
                              "\r\ncontent-length: 0\r\nlocation: " + o.location +
                              "\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
-            http_local_reply(c, code, r, 'L', 'R');
+            http_local_reply(c, code, r, 'L', 'R', true);
             return true;
         }
         case RuleOutcome::Kind::Return: {
@@ -653,7 +660,7 @@ void Runtime::http_on_request(Conn& c) noexcept {
             r += "connection: close\r\n\r\n";
             if (t.req_info.method != HttpMethod::Head)
                 r += o.body;
-            http_local_reply(c, code, r, 'L', 'R');
+            http_local_reply(c, code, r, 'L', 'R', true);
             return true;
         }
         }
@@ -764,6 +771,8 @@ void Runtime::http_use_server(Conn& c) noexcept {
     Server& s = be.servers[static_cast<size_t>(c.server)];
     t.info.t.Tw = ms_between(t.req_start, now_) - std::max<int64_t>(t.info.t.TR, 0);
     bool own = c.srv.fd.valid() && c.idle_server == c.server;
+    if (own)
+        --s.attached_idle;
     if (!own && c.srv.fd.valid())
         http_drop_server(c, true);
     HttpReuse reuse = be.conf->http_reuse;
@@ -890,7 +899,7 @@ void Runtime::http_on_response(Conn& c) noexcept {
             if (t.req_info.method != HttpMethod::Head)
                 r += o.body;
             t.have_res = false;
-            http_local_reply(c, code, r, 'L', 'H');
+            http_local_reply(c, code, r, 'L', 'H', true);
             return;
         }
     }
@@ -970,8 +979,10 @@ void Runtime::http_end_of_exchange(Conn& c) noexcept {
         // Bytes after the response, or a close: the connection cannot carry another exchange.
         bool clean = c.s2c.empty() && !c.srv.rd_eof;
         c.s2c.start = c.s2c.end = 0;
-        if (t.server_keep_alive && request_complete && clean && c.srv.fd.valid()) {
+        Server& sv = c.be->servers[static_cast<size_t>(srv)];
+        if (t.server_keep_alive && request_complete && clean && c.srv.fd.valid() && idle_room(sv, true)) {
             c.idle_server = srv;
+            ++sv.attached_idle;
             c.srv.readable = false;  // an event while idle means close (or unexpected data)
         } else if (c.srv.fd.valid()) {
             close_hard(c.srv.fd, !c.srv.rd_eof);
@@ -996,16 +1007,33 @@ void Runtime::http_end_of_exchange(Conn& c) noexcept {
         c.phase_start = now_;
         return;
     }
-    // Next request on this connection.
+    http_next_request(c);
+}
+
+// The connection waits for its next request (which may already be in the buffer).
+void Runtime::http_next_request(Conn& c) noexcept {
+    HttpTxn& t = *c.http;
     t.hphase = HttpPhase::WaitRequest;
     t.req_parser.reset();
     t.have_req = t.have_res = false;
+    t.local_keep = false;
     t.idle_start = now_;
     t.req_start = now_;
     t.req_start_unix_us = wall_us();
     t.bytes_in0 = c.bytes_in;
     t.bytes_out0 = c.bytes_out;
     c.phase_start = now_;
+}
+
+// After a local reply sent on a connection that stays open.
+void Runtime::http_local_done(Conn& c) noexcept {
+    HttpTxn& t = *c.http;
+    http_log(c);
+    if (c.be)
+        c.be->counters.close();
+    t.idle_backend = c.be;
+    c.be = nullptr;
+    http_next_request(c);
 }
 
 // Parks the client's idle server connection in its server's pool (when `reusable` and the
@@ -1015,6 +1043,8 @@ void Runtime::http_drop_server(Conn& c, bool reusable) noexcept {
         return;
     HttpTxn& t = *c.http;
     Backend* be = c.be ? c.be : t.idle_backend;
+    if (c.idle_server >= 0 && be)
+        --be->servers[static_cast<size_t>(c.idle_server)].attached_idle;
     if (reusable && c.idle_server >= 0 && be && be->conf->http_reuse != HttpReuse::Never && !stopping_ &&
         idle_room(be->servers[static_cast<size_t>(c.idle_server)])) {
         Server& s = be->servers[static_cast<size_t>(c.idle_server)];
@@ -1089,7 +1119,31 @@ void Runtime::http_server_failed(Conn& c, const char* why) noexcept {
     http_error(c, 502, 'S', 'H', why);
 }
 
-void Runtime::http_local_reply(Conn& c, int status, std::string_view bytes, char t0, char t1) noexcept {
+namespace {
+// The head of a response proxyd built, without its Connection fields (the connection stays
+// open), plus "Connection: keep-alive" for an HTTP/1.0 client.
+std::string keep_alive_reply(std::string_view bytes, bool http10) {
+    size_t end = bytes.find("\r\n\r\n");
+    if (end == std::string_view::npos)
+        return std::string(bytes);
+    std::string out;
+    out.reserve(bytes.size() + 24);
+    size_t pos = 0;
+    while (pos < end + 2) {
+        size_t eol = bytes.find("\r\n", pos);
+        std::string_view line = bytes.substr(pos, eol + 2 - pos);
+        if (!(line.size() >= 11 && ascii_iequals(line.substr(0, 11), "connection:")))
+            out.append(line);
+        pos = eol + 2;
+    }
+    if (http10)
+        out.append("Connection: keep-alive\r\n");
+    out.append(bytes.substr(end + 2));
+    return out;
+}
+}  // namespace
+
+void Runtime::http_local_reply(Conn& c, int status, std::string_view bytes, char t0, char t1, bool may_keep) noexcept {
     HttpTxn& t = *c.http;
     if (bytes.empty()) {
         // An empty errorfile: close without answering (HAProxy's meaning).
@@ -1126,15 +1180,29 @@ void Runtime::http_local_reply(Conn& c, int status, std::string_view bytes, char
         release_server(c);
     }
     c.phase = Phase::Idle;
-    t.rs.head_out.assign(bytes);
+    // HAProxy keeps the client connection after its own answers (deny, redirect, return, 5xx),
+    // when the request was read entirely and the client wants keep-alive; not after 400/408.
+    t.local_keep = may_keep && t.have_req && t.req_info.keep_alive && !t.req_info.upgrade &&
+                   c.fe->conf->http_conn_mode != HttpConnMode::Close && !stopping_ && t.rq.done &&
+                   !c.cli.rd_eof;
+    if (t.local_keep) {
+        t.rs.head_out = keep_alive_reply(bytes, t.req.version == 10);
+        // Skip the request body still buffered; pipelined requests after it stay.
+        c.c2s.start += t.rq.approved;
+        t.rq.approved = 0;
+        if (c.c2s.start == c.c2s.end)
+            c.c2s.start = c.c2s.end = 0;
+    } else {
+        t.rs.head_out.assign(bytes);
+        // Nothing more is read from this client: drop what it sent.
+        c.c2s.start = c.c2s.end = 0;
+    }
     t.rs.head_off = 0;
     t.rs.approved = 0;
     t.rs.done = true;
     t.hphase = HttpPhase::LocalReply;
     c.cli.writable = true;
     c.phase_start = now_;
-    // Nothing more is read from this client: drop what it sent.
-    c.c2s.start = c.c2s.end = 0;
     c.s2c.start = c.s2c.end = 0;
     // Callers return right after: send now (the client socket is most likely writable).
     bool progress = false;
@@ -1144,10 +1212,18 @@ void Runtime::http_local_reply(Conn& c, int status, std::string_view bytes, char
         return;
     }
     if (!t.rs.head_pending()) {
-        http_log(c);
-        ::shutdown(c.cli.fd.get(), SHUT_WR);
-        c.cli.wr_shut = true;
-        t.hphase = HttpPhase::Lingering;
+        if (t.local_keep) {
+            http_local_done(c);
+            // A pipelined request may be waiting in the buffer: the caller's pump goes on
+            // (or the next event); make sure it is looked at.
+            if (!c.c2s.empty())
+                c.cli.readable = true;
+        } else {
+            http_log(c);
+            ::shutdown(c.cli.fd.get(), SHUT_WR);
+            c.cli.wr_shut = true;
+            t.hphase = HttpPhase::Lingering;
+        }
     }
     update_deadline(c);
 }
@@ -1190,7 +1266,10 @@ void Runtime::http_error(Conn& c, int status, char t0, char t1, const char* why)
         close_conn(c, why);
         return;
     }
-    http_local_reply(c, status, http_error_page(status, c.be ? c.be->conf : nullptr, c.fe->conf), t0, t1);
+    bool may_keep = status != 400 && status != 408 && status != 414 && status != 431 && status != 501 &&
+                    status != 505;
+    http_local_reply(c, status, http_error_page(status, c.be ? c.be->conf : nullptr, c.fe->conf), t0, t1,
+                     may_keep);
 }
 
 void Runtime::http_log(Conn& c) noexcept {

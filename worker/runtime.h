@@ -71,6 +71,7 @@ struct IdleConn {
 struct Server {
     const common::ServerConf* conf = nullptr;
     std::vector<std::unique_ptr<IdleConn>> idle;  // mode http: reusable connections
+    int attached_idle = 0;  // idle connections kept by their client between two requests
     Counters counters;
     AdminState admin = AdminState::Ready;
     int weight = 1;
@@ -160,6 +161,7 @@ struct HttpTxn {
     bool retried_reuse = false;
     bool res_sent_any = false;     // a response byte went to the client
     bool close_after = false;      // local reply: close once sent
+    bool local_keep = false;       // local reply: the connection stays open after it
     int status = -1;               // status sent to the client
     Clock::time_point req_start{}, idle_start{}, req_sent{}, res_head_at{};
     int64_t req_start_unix_us = 0;
@@ -263,7 +265,10 @@ private:
     void http_on_response(Conn& c) noexcept;
     void http_route(Conn& c) noexcept;
     void http_use_server(Conn& c) noexcept;
-    void http_local_reply(Conn& c, int status, std::string_view bytes, char t0, char t1) noexcept;
+    void http_local_reply(Conn& c, int status, std::string_view bytes, char t0, char t1,
+                          bool may_keep = false) noexcept;
+    void http_next_request(Conn& c) noexcept;
+    void http_local_done(Conn& c) noexcept;
     // http-after-response rules on a response proxyd built: "" if unchanged (no rules).
     std::string http_after_local(Conn& c, std::string_view bytes) noexcept;
     void http_error(Conn& c, int status, char t0, char t1, const char* why) noexcept;
