@@ -343,11 +343,12 @@ void Runtime::http_pump(Conn& c) noexcept {
             if (!http_read(c, c.cli, c.c2s, &progress))
                 return;
             if (!c.c2s.empty()) {
+                unsigned before = t.requests;
                 http_parse_request(c);
                 if (c.phase == Phase::Closed)
                     return;
-                if (t.hphase != HttpPhase::WaitRequest)
-                    progress = true;
+                if (t.hphase != HttpPhase::WaitRequest || t.requests != before)
+                    progress = true;  // (a request answered at once: the next may be buffered)
             } else if (c.cli.rd_eof) {
                 // Idle keep-alive connection closed by the client: normal end, no log line;
                 // the first request never arriving is a client abort ("CR").
@@ -525,8 +526,11 @@ void Runtime::http_pump(Conn& c) noexcept {
 
 void Runtime::http_parse_request(Conn& c) noexcept {
     HttpTxn& t = *c.http;
-    if (t.requests > 0 && t.req_start < t.idle_start)
-        t.req_start = now_;  // first byte of a keep-alive request
+    if (t.requests > 0 && t.req_start < t.idle_start) {
+        t.req_start = now_;  // first byte of a keep-alive request: timeout http-request starts
+        t.req_start_unix_us = wall_us();
+        update_deadline(c);
+    }
     std::string_view view(c.c2s.data.get() + c.c2s.start, c.c2s.size());
     Http1Status st = t.req_parser.parse(view);
     if (st == Http1Status::NeedMore) {
@@ -770,7 +774,7 @@ void Runtime::http_use_server(Conn& c) noexcept {
     Backend& be = *c.be;
     Server& s = be.servers[static_cast<size_t>(c.server)];
     t.info.t.Tw = ms_between(t.req_start, now_) - std::max<int64_t>(t.info.t.TR, 0);
-    bool own = c.srv.fd.valid() && c.idle_server == c.server;
+    bool own = c.srv.fd.valid() && c.idle_server == c.server && t.idle_backend == c.be;
     if (own)
         --s.attached_idle;
     if (!own && c.srv.fd.valid())
@@ -797,7 +801,7 @@ void Runtime::http_use_server(Conn& c) noexcept {
         c.srv.fd = std::move(ic->fd);
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-        ev.data.ptr = &c.srv.ep;
+        ev.data.ptr = fresh_srv_ep(c);
         ::epoll_ctl(epfd_.get(), EPOLL_CTL_MOD, c.srv.fd.get(), &ev);  // reports pending input again
         c.srv.readable = false;
         // An event for it may still be pending in this batch: free it after the batch.
@@ -805,6 +809,7 @@ void Runtime::http_use_server(Conn& c) noexcept {
         own = true;
     }
     c.idle_server = -1;
+    t.idle_backend = nullptr;
     if (own) {
         t.reused = true;
         c.last_server = c.server;
@@ -862,6 +867,12 @@ void Runtime::http_parse_response(Conn& c) noexcept {
 void Runtime::http_on_response(Conn& c) noexcept {
     HttpTxn& t = *c.http;
     const Http1Head& h = t.res_parser.head();
+    if (h.status == 101 && !t.req_info.upgrade) {
+        // Switching protocols nobody asked for: the server's answer is unusable.
+        ++c.be->counters.resp_errors;
+        http_error(c, 502, 'P', 'H', "101 response to a request without Upgrade");
+        return;
+    }
     t.res_info = h;
     std::string_view view(c.s2c.data.get() + c.s2c.start, h.head_length);
     t.res_raw.assign(view);
@@ -957,8 +968,7 @@ void Runtime::http_on_response(Conn& c) noexcept {
     t.rs.approved = 0;
     t.rs.done = h.framing == BodyFraming::None;
     if (tunnel) {
-        // Whatever follows the head on either side is tunnel data.
-        http_log(c);
+        // Whatever follows the head on either side is tunnel data; logged when it ends.
         t.hphase = HttpPhase::Tunnel;
         c.cli.readable = c.srv.readable = true;
         update_deadline(c);
@@ -973,15 +983,15 @@ void Runtime::http_end_of_exchange(Conn& c) noexcept {
     // The server connection: kept for this client (and later the pool) or closed.
     if (c.server >= 0) {
         int srv = c.server;
-        c.be->servers[static_cast<size_t>(srv)].counters.close();
-        release_server(c);  // frees the slot, c.server = -1, may dequeue others
+        release_server(c);  // (closes the server's session count too)  // frees the slot, c.server = -1, may dequeue others
         ++c.srv_uses;
         // Bytes after the response, or a close: the connection cannot carry another exchange.
-        bool clean = c.s2c.empty() && !c.srv.rd_eof;
+        bool clean = c.s2c.empty() && !c.srv.rd_eof && !c.srv.rdhup;
         c.s2c.start = c.s2c.end = 0;
         Server& sv = c.be->servers[static_cast<size_t>(srv)];
         if (t.server_keep_alive && request_complete && clean && c.srv.fd.valid() && idle_room(sv, true)) {
             c.idle_server = srv;
+            t.idle_backend = c.be;  // the backend of the kept connection (idle_server indexes it)
             ++sv.attached_idle;
             c.srv.readable = false;  // an event while idle means close (or unexpected data)
         } else if (c.srv.fd.valid()) {
@@ -991,7 +1001,6 @@ void Runtime::http_end_of_exchange(Conn& c) noexcept {
     c.phase = Phase::Idle;
     if (c.be)
         c.be->counters.close();
-    t.idle_backend = c.be;
     c.be = nullptr;
     if (!t.client_keep_alive || !request_complete || stopping_) {
         http_drop_server(c, true);
@@ -1017,8 +1026,12 @@ void Runtime::http_next_request(Conn& c) noexcept {
     t.req_parser.reset();
     t.have_req = t.have_res = false;
     t.local_keep = false;
+    t.res_sent_any = false;
+    t.status = -1;
+    t.term[0] = t.term[1] = '-';
+    t.info.t = StreamTimers{};
     t.idle_start = now_;
-    t.req_start = now_;
+    t.req_start = Clock::time_point{};  // set by the first byte of the next request
     t.req_start_unix_us = wall_us();
     t.bytes_in0 = c.bytes_in;
     t.bytes_out0 = c.bytes_out;
@@ -1027,13 +1040,15 @@ void Runtime::http_next_request(Conn& c) noexcept {
 
 // After a local reply sent on a connection that stays open.
 void Runtime::http_local_done(Conn& c) noexcept {
-    HttpTxn& t = *c.http;
     http_log(c);
     if (c.be)
         c.be->counters.close();
-    t.idle_backend = c.be;
     c.be = nullptr;
     http_next_request(c);
+    // A pipelined request may already be buffered, and no event will announce it: look at
+    // the connection again once the current batch is done.
+    if (!c.c2s.empty())
+        repump_.push_back(c.id);
 }
 
 // Parks the client's idle server connection in its server's pool (when `reusable` and the
@@ -1042,7 +1057,7 @@ void Runtime::http_drop_server(Conn& c, bool reusable) noexcept {
     if (!c.srv.fd.valid())
         return;
     HttpTxn& t = *c.http;
-    Backend* be = c.be ? c.be : t.idle_backend;
+    Backend* be = c.idle_server >= 0 ? t.idle_backend : nullptr;
     if (c.idle_server >= 0 && be)
         --be->servers[static_cast<size_t>(c.idle_server)].attached_idle;
     if (reusable && c.idle_server >= 0 && be && be->conf->http_reuse != HttpReuse::Never && !stopping_ &&
@@ -1063,6 +1078,7 @@ void Runtime::http_drop_server(Conn& c, bool reusable) noexcept {
     if (c.srv.fd.valid())
         close_hard(c.srv.fd, true);  // an idle connection nobody will use
     c.idle_server = -1;
+    t.idle_backend = nullptr;
 }
 
 void Runtime::on_idle_event(IdleConn& ic) noexcept {
@@ -1100,6 +1116,12 @@ void Runtime::http_server_failed(Conn& c, const char* why) noexcept {
         t.reused = false;
         c.srv.fd.reset();
         t.rq.head_off = 0;
+        // Nothing of the dead connection's answer may precede the new one.
+        c.s2c.start = c.s2c.end = 0;
+        t.rs.head_out.clear();
+        t.rs.head_off = 0;
+        t.res_parser.reset();
+        t.res_parser.set_request_method(t.req_info.method);
         connect_server(c);
         return;
     }
@@ -1298,7 +1320,7 @@ Clock::time_point Runtime::http_deadline(const Conn& c) const {
     const Timeouts& bt = c.be ? c.be->conf->timeouts : ft;
     switch (t.hphase) {
     case HttpPhase::WaitRequest: {
-        bool idle = c.c2s.empty() && t.requests > 0;
+        bool idle = t.requests > 0 && t.req_start < t.idle_start;  // no byte of the next request yet
         auto hr = ft.http_request ? ft.http_request : ft.client;
         auto ka = ft.http_keep_alive ? ft.http_keep_alive : hr;
         if (idle)
@@ -1350,7 +1372,7 @@ void Runtime::http_expire(Conn& c) noexcept {
     HttpTxn& t = *c.http;
     switch (t.hphase) {
     case HttpPhase::WaitRequest:
-        if (c.c2s.empty() && t.requests > 0) {
+        if (t.requests > 0 && t.req_start < t.idle_start) {
             close_conn(c, "keep-alive timeout");  // silent, as HAProxy
             return;
         }

@@ -237,7 +237,7 @@ int Runtime::run() {
     epoll_event evs[256];
     while (!done_) {
         int timeout = -1;
-        if (!accept_backlog_.empty()) {
+        if (!accept_backlog_.empty() || !repump_.empty()) {
             timeout = 0;
         } else {
             while (!timers_.empty() && !conns_.count(timers_.top().second))
@@ -261,6 +261,15 @@ int Runtime::run() {
             for (Listener* l : pending)
                 if (l->registered)
                     on_accept(*l);
+        }
+        if (!repump_.empty()) {
+            auto ids = std::move(repump_);
+            repump_.clear();
+            for (uint64_t id : ids) {
+                auto it = conns_.find(id);
+                if (it != conns_.end() && it->second->phase != Phase::Closed)
+                    pump(*it->second);
+            }
         }
         run_timers();
         purge_idle();
@@ -287,6 +296,8 @@ void Runtime::on_event(Endpoint* ep, uint32_t events) noexcept {
     case Endpoint::Kind::Server: break;
     }
     auto* c = static_cast<Conn*>(ep->owner);
+    if (!c)
+        return;  // an event for a server socket this connection has replaced since
     if (c->phase == Phase::Closed)
         return;
     Side& s = ep->kind == Endpoint::Kind::Client ? c->cli : c->srv;
@@ -435,6 +446,16 @@ void Runtime::count_bytes(Conn& c, bool to_server, size_t n) noexcept {
         total_bytes_out_ += n;
 }
 
+// Each new server socket of a connection gets the other of its two server endpoints, and the
+// previous one is disowned: events already collected for the old socket in this epoll batch
+// (they carry the old endpoint) are then ignored instead of being taken for the new socket's.
+Endpoint* Runtime::fresh_srv_ep(Conn& c) noexcept {
+    c.srv_eps[c.srv_ep_idx].owner = nullptr;
+    c.srv_ep_idx ^= 1;
+    c.srv_eps[c.srv_ep_idx] = Endpoint{Endpoint::Kind::Server, &c};
+    return &c.srv_eps[c.srv_ep_idx];
+}
+
 void Runtime::connect_server(Conn& c) noexcept {
     Server& s = c.be->servers[static_cast<size_t>(c.server)];
     const SockAddr& a = s.conf->addr;
@@ -463,7 +484,7 @@ void Runtime::connect_server(Conn& c) noexcept {
     }
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.ptr = &c.srv.ep;
+    ev.data.ptr = fresh_srv_ep(c);
     ::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev);
     int rc = ::connect(fd, a.sa(), a.len);
     if (rc < 0 && errno != EINPROGRESS) {

@@ -196,6 +196,8 @@ struct Conn {
     int retry_skip = -1;             // server that failed last
     std::unique_ptr<HttpTxn> http;  // mode http
     int idle_server = -1;           // mode http: srv holds an idle connection to this server
+    Endpoint srv_eps[2] = {{Endpoint::Kind::Server, nullptr}, {Endpoint::Kind::Server, nullptr}};
+    int srv_ep_idx = 0;             // which of srv_eps the current server socket uses
     unsigned srv_uses = 0;          // mode http: requests served by the current server connection
 };
 
@@ -229,6 +231,7 @@ private:
     void on_signal() noexcept;
     void start_conn(Conn& c) noexcept;
     void connect_server(Conn& c) noexcept;
+    Endpoint* fresh_srv_ep(Conn& c) noexcept;
     void on_connect_result(Conn& c, bool maybe_error) noexcept;
     void connect_failed(Conn& c, const char* why) noexcept;
     void retry_connect(Conn& c) noexcept;
@@ -297,6 +300,7 @@ private:
     std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
     std::vector<std::unique_ptr<Conn>> graveyard_;  // freed after the current batch of events
     std::vector<std::unique_ptr<IdleConn>> idle_graveyard_;
+    std::vector<uint64_t> repump_;  // connections to look at again after the event batch
     std::vector<std::unique_ptr<char[]>> buffer_pool_;
     std::vector<Pipe> pipe_pool_;
     int pipes_used_ = 0, max_pipes_ = 1;
