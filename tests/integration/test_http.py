@@ -1531,6 +1531,34 @@ def check_routing():
     stop(p)
 
 
+def check_keepalive_across_backends():
+    """One keep-alive client connection whose requests go to different backends: each request
+    reaches its own backend's server (an idle server connection is never reused for another
+    backend), and an invalid second request still gets its 400."""
+    bes = {"one": HttpBackend("one"), "two": HttpBackend("two"), "two_b": HttpBackend("two_b")}
+    fe = ["use_backend be_two if { path_beg /two }", "default_backend be_one"]
+    p, port = start(fe, {"be_one": ["server one %s" % bes["one"].addr],
+                         "be_two": ["balance roundrobin", "server a %s" % bes["two"].addr,
+                                    "server b %s" % bes["two_b"].addr]})
+    c = Client(port)
+    got = []
+    for path in ("/one", "/two", "/one", "/two", "/two", "/one"):
+        c.send(request("GET", path))
+        r = c.response()
+        assert_status(r, 200, path)
+        got.append(r.header("X-Server"))
+    want = ["one", ("two", "two_b"), "one", ("two", "two_b"), ("two", "two_b"), "one"]
+    for g, w in zip(got, want):
+        assert g == w or (isinstance(w, tuple) and g in w), "requests reached %s, expected %s" % (got, want)
+    # A malformed request after a good one on the same connection: 400, not a bare close.
+    c.send(b"GET /one HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
+    r = c.response()
+    assert_status(r, 400, "malformed second request on a keep-alive connection")
+    c.close()
+    print("   servers: %s; then 400" % got)
+    stop(p)
+
+
 def check_request_rules():
     be = HttpBackend("s1")
     fe = ["acl p_deny path /deny",
@@ -2014,6 +2042,7 @@ def main():
         ("error pages as HAProxy's: 400/403/408/429/502/503/504", check_error_page_format),
         ("errorfile 503/403 replace the pages; 400 (per target)", check_errorfile),
         ("routing: path_beg, hdr(host), method, default_backend", check_routing),
+        ("keep-alive across backends, then a malformed request", check_keepalive_across_backends),
         ("http-request deny/deny_status/redirect/return", check_request_rules),
         ("set/add/del/replace-header, http-response set-header", check_header_rules),
         ("ACL fetches and operators", check_acl_matching),
