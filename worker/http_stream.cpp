@@ -150,6 +150,18 @@ static bool idle_room(const Server& s, bool for_attached = false) {
     return s.idle.size() + static_cast<size_t>(s.attached_idle) < static_cast<size_t>(max);
 }
 
+// The response of an `http-request|http-response return` rule (no body for HEAD).
+static std::string return_response(const RuleOutcome& o, int code, bool head) {
+    std::string r = "HTTP/1.1 " + std::to_string(code) + " " + std::string(status_reason(code)) +
+                    "\r\ncontent-length: " + std::to_string(o.body.size()) + "\r\n";
+    if (!o.content_type.empty())
+        r += "content-type: " + o.content_type + "\r\n";
+    r += "connection: close\r\n\r\n";
+    if (!head)
+        r += o.body;
+    return r;
+}
+
 static void close_hard(UniqueFd& fd, bool server_still_open) {
     if (server_still_open) {
         linger lg{1, 0};
@@ -657,14 +669,7 @@ void Runtime::http_on_request(Conn& c) noexcept {
         case RuleOutcome::Kind::Return: {
             ++c.fe->counters.intercepted;
             int code = o.status > 0 ? o.status : 200;
-            std::string r = "HTTP/1.1 " + std::to_string(code) + " " + std::string(status_reason(code)) +
-                            "\r\ncontent-length: " + std::to_string(o.body.size()) + "\r\n";
-            if (!o.content_type.empty())
-                r += "content-type: " + o.content_type + "\r\n";
-            r += "connection: close\r\n\r\n";
-            if (t.req_info.method != HttpMethod::Head)
-                r += o.body;
-            http_local_reply(c, code, r, 'L', 'R', true);
+            http_local_reply(c, code, return_response(o, code, t.req_info.method == HttpMethod::Head), 'L', 'R', true);
             return true;
         }
         }
@@ -902,15 +907,8 @@ void Runtime::http_on_response(Conn& c) noexcept {
             // The server's response is replaced by this one.
             ++c.fe->counters.intercepted;
             int code = o.status > 0 ? o.status : 200;
-            std::string r = "HTTP/1.1 " + std::to_string(code) + " " + std::string(status_reason(code)) +
-                            "\r\ncontent-length: " + std::to_string(o.body.size()) + "\r\n";
-            if (!o.content_type.empty())
-                r += "content-type: " + o.content_type + "\r\n";
-            r += "connection: close\r\n\r\n";
-            if (t.req_info.method != HttpMethod::Head)
-                r += o.body;
             t.have_res = false;
-            http_local_reply(c, code, r, 'L', 'H', true);
+            http_local_reply(c, code, return_response(o, code, t.req_info.method == HttpMethod::Head), 'L', 'H', true);
             return;
         }
     }
