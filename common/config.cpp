@@ -352,7 +352,7 @@ private:
 
 // Sections HAProxy has and proxyd does not (yet).
 constexpr const char* kUnsupportedSections[] = {
-    "userlist", "peers", "mailers", "resolvers", "program", "http-errors", "ring", "cache",
+    "userlist", "peers", "mailers", "resolvers", "program", "ring", "cache",
     "fcgi-app", "log-forward", "crt-store", "traces",
 };
 
@@ -394,7 +394,7 @@ constexpr const char* kProxyKeywords[] = {
 constexpr const char* kUnsupportedProxy[] = {
     "acl", "backlog", "bind-process", "capture", "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl",
     "compression", "cookie", "declare", "default-server", "description", "disabled", "dispatch",
-    "dynamic-cookie-key", "email-alert", "enabled", "error-log-format", "errorfile", "errorfiles",
+    "dynamic-cookie-key", "email-alert", "enabled", "error-log-format", "errorfile",
     "errorloc", "errorloc302", "errorloc303", "external-check", "filter", "force-persist",
     "fullconn", "hash-balance-factor", "http-check",
     "http-error", "http-request", "http-response", "http-reuse", "http-send-name-header", "id",
@@ -601,8 +601,25 @@ std::string address_identity(const SockAddr& a) {
 
 enum Cap : unsigned { CapFe = 1, CapBe = 2 };
 
+// `errorfile CODE FILE` or `errorfiles NAME [CODE...]`, in declaration order (defaults' first):
+// applied in that order once every section is read, later ones replacing earlier pages, as
+// HAProxy does.
+struct PendingErrorfiles {
+    SourceLoc loc;
+    std::string name;        // errorfiles: the http-errors section; empty for an errorfile line
+    std::vector<int> codes;  // errorfiles: empty means every page of the section
+    int code = 0;            // errorfile
+    std::string text;        // errorfile
+};
+
+struct HttpErrorsSection {
+    SourceLoc loc;
+    std::map<int, std::string> pages;
+};
+
 struct ProxyState {
     ProxyConf conf;
+    std::vector<PendingErrorfiles> pending_errorfiles;  // errorfile(s) lines, resolved at the end
     bool is_defaults = false;
     SourceLoc default_backend_loc;     // where default_backend was set (maybe in a defaults)
     std::vector<std::string> timeouts_here;  // timeouts set in this very section
@@ -686,6 +703,7 @@ public:
     }
 
     ParseResult finish() {
+        resolve_errorfiles();
         validate();
         std::vector<ProxyConf*> all;
         for (auto& p : proxies_)
@@ -704,7 +722,7 @@ public:
     }
 
 private:
-    enum class Sec { None, Global, Proxy, Defaults, Skipped };
+    enum class Sec { None, Global, Proxy, Defaults, Skipped, HttpErrors };
 
     void error(const SourceLoc& loc, std::string msg) override { res_.errors.push_back(Diag{loc, std::move(msg)}); }
     void warning(const SourceLoc& loc, std::string msg) override {
@@ -951,6 +969,8 @@ private:
             return start_proxy(l);
         if (!kw.empty() && kw[0] == '.')
             return message_directive(l);
+        if (kw == "http-errors")
+            return start_http_errors(l);
         if (contains(kUnsupportedSections, kw)) {
             error(l.loc, strprintf("'%s' sections are not supported by proxyd yet; the whole section is ignored",
                                    kw.c_str()));
@@ -964,6 +984,7 @@ private:
                                    "'defaults', 'frontend', 'backend' or 'listen')", shown(kw).c_str()));
             return;
         case Sec::Skipped: return;
+        case Sec::HttpErrors: return http_errors_keyword(l);
         case Sec::Global: return global_keyword(l);
         case Sec::Proxy:
         case Sec::Defaults: return proxy_keyword(l, current());
@@ -1005,6 +1026,7 @@ private:
             p.conf.binds.clear();
             p.conf.servers.clear();
             p.default_backend_loc = base->default_backend_loc;
+            p.pending_errorfiles = base->pending_errorfiles;
         }
         return p;
     }
@@ -1423,6 +1445,89 @@ private:
         unknown(l, proxy_type(p), known);
     }
 
+    // `errorfile CODE FILE` (in a proxy or an http-errors section): reads FILE. False after an
+    // error (reported).
+    bool errorfile_line(const Line& l, int* code_out, std::string* text) {
+        if (!need_arg(l, 1, "<code>") || !need_arg(l, 2, "<file>") || !no_extra(l, 2))
+            return false;
+        long long code = 0;
+        if (!number(l, "'errorfile'", l.w[1], 100, 599, &code))
+            return false;
+        static constexpr int kCodes[] = {200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425,
+                                         429, 500, 501, 502, 503, 504};
+        if (std::find(std::begin(kCodes), std::end(kCodes), code) == std::end(kCodes))
+            return error(l.loc, strprintf("'errorfile': status code %lld cannot be overridden (supported: 200, 400, "
+                                          "401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, "
+                                          "504)", code)), false;
+        std::vector<std::string> errs;
+        if (!read_file(l.w[2], text, &errs))
+            return error(l.loc, strprintf("'errorfile %lld': %s", code, errs.empty() ? "cannot read" : errs[0].c_str())),
+                   false;
+        if (text->size() > global_.tune_bufsize)
+            return error(l.loc, strprintf("'errorfile %lld': file '%s' is larger than tune.bufsize (%zu bytes)", code,
+                                          l.w[2].c_str(), global_.tune_bufsize)), false;
+        if (!text->empty() && text->rfind("HTTP/1.", 0) != 0)
+            return error(l.loc, strprintf("'errorfile %lld': file '%s' does not start with an HTTP/1.x status line",
+                                          code, l.w[2].c_str())), false;
+        *code_out = static_cast<int>(code);
+        return true;
+    }
+
+    // An `http-errors NAME` section: `errorfile` lines only.
+    void start_http_errors(const Line& l) {
+        sec_ = Sec::HttpErrors;
+        if (l.w.size() != 2 || l.w[1].empty()) {
+            error(l.loc, "'http-errors' expects <name> as its only argument; the section is ignored");
+            sec_ = Sec::Skipped;
+            return;
+        }
+        section_name_ = l.w[1];
+        for (const auto& [name, sec] : http_errors_)
+            if (name == l.w[1])
+                error(l.loc, strprintf("http-errors section '%s' already declared at %s", shown(name).c_str(),
+                                       loc_str(sec.loc).c_str()));
+        http_errors_.emplace_back(l.w[1], HttpErrorsSection{l.loc, {}});
+    }
+
+    void http_errors_keyword(const Line& l) {
+        if (l.w[0] != "errorfile")
+            return error(l.loc, strprintf("unknown keyword '%s' in 'http-errors' section (only 'errorfile')",
+                                          shown(l.w[0]).c_str()));
+        int code = 0;
+        std::string text;
+        if (errorfile_line(l, &code, &text))
+            http_errors_.back().second.pages[code] = std::move(text);
+    }
+
+    // Builds each proxy's pages from its errorfile(s) lines in declaration order (a defaults
+    // section's lines were copied first): a later line replaces an earlier page.
+    void resolve_errorfiles() {
+        for (auto& p : proxies_) {
+            p.conf.errorfiles.clear();
+            for (const auto& pe : p.pending_errorfiles) {
+                if (pe.name.empty()) {
+                    p.conf.errorfiles[pe.code] = pe.text;
+                    continue;
+                }
+                const HttpErrorsSection* found = nullptr;
+                for (const auto& [name, sec] : http_errors_)
+                    if (name == pe.name)
+                        found = &sec;
+                if (!found) {
+                    error(pe.loc, strprintf("'errorfiles': unknown http-errors section '%s'", shown(pe.name).c_str()));
+                    continue;
+                }
+                for (const auto& [code, text] : found->pages)
+                    if (pe.codes.empty() || std::find(pe.codes.begin(), pe.codes.end(), code) != pe.codes.end())
+                        p.conf.errorfiles[code] = text;
+                for (int code : pe.codes)
+                    if (!found->pages.count(code))
+                        warning(pe.loc, strprintf("'errorfiles %s': no page for status %d in that section",
+                                                  shown(pe.name).c_str(), code));
+            }
+        }
+    }
+
     // HTTP keywords handled here: option http-keep-alive|http-server-close|httpclose|redispatch|
     // forwardfor, http-reuse, errorfile. True when the keyword was one of them.
     bool http_proxy_keyword(const Line& l, ProxyState& p) {
@@ -1518,29 +1623,25 @@ private:
             return true;
         }
         if (kw == "errorfile") {
-            if (!need_arg(l, 1, "<code>") || !need_arg(l, 2, "<file>") || !no_extra(l, 2))
-                return true;
-            long long code = 0;
-            if (!number(l, "'errorfile'", l.w[1], 100, 599, &code))
-                return true;
-            static constexpr int kCodes[] = {200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425,
-                                             429, 500, 501, 502, 503, 504};
-            if (std::find(std::begin(kCodes), std::end(kCodes), code) == std::end(kCodes))
-                return error(l.loc, strprintf("'errorfile': status code %lld cannot be overridden (supported: 200, 400, "
-                                              "401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, "
-                                              "504)", code)), true;
+            int code = 0;
             std::string text;
-            std::vector<std::string> errs;
-            if (!read_file(l.w[2], &text, &errs))
-                return error(l.loc, strprintf("'errorfile %lld': %s", code, errs.empty() ? "cannot read" : errs[0].c_str())),
-                       true;
-            if (text.size() > global_.tune_bufsize)
-                return error(l.loc, strprintf("'errorfile %lld': file '%s' is larger than tune.bufsize (%zu bytes)",
-                                              code, l.w[2].c_str(), global_.tune_bufsize)), true;
-            if (!text.empty() && text.rfind("HTTP/1.", 0) != 0)
-                return error(l.loc, strprintf("'errorfile %lld': file '%s' does not start with an HTTP/1.x status line",
-                                              code, l.w[2].c_str())), true;
-            p.conf.errorfiles[static_cast<int>(code)] = std::move(text);
+            if (errorfile_line(l, &code, &text))
+                p.pending_errorfiles.push_back(PendingErrorfiles{l.loc, "", {}, code, std::move(text)});
+            return true;
+        }
+        if (kw == "errorfiles") {
+            // errorfiles NAME [CODE ...]: the pages of an http-errors section (resolved once
+            // every section is read, so the section may come later).
+            if (!need_arg(l, 1, "<http-errors section name>"))
+                return true;
+            PendingErrorfiles pe{l.loc, l.w[1], {}, 0, {}};
+            for (size_t i = 2; i < l.w.size(); ++i) {
+                long long code = 0;
+                if (!number(l, "'errorfiles'", l.w[i], 100, 599, &code))
+                    return true;
+                pe.codes.push_back(static_cast<int>(code));
+            }
+            p.pending_errorfiles.push_back(std::move(pe));
             return true;
         }
         return false;
@@ -1993,6 +2094,7 @@ private:
     std::optional<size_t> last_defaults_;
     std::string section_name_;  // for ${.SECTION}
     std::map<std::string, SourceLoc> bind_addrs_;
+    std::vector<std::pair<std::string, HttpErrorsSection>> http_errors_;
 };
 
 bool read_file(const std::string& path, std::string* out, std::vector<std::string>* errors) {

@@ -280,8 +280,8 @@ TEST_CASE("sections: structure errors", "[config][sections]") {
     // Unsupported sections: one error, the body is skipped, parsing resumes after it.
     r = parse("peers mypeers\n  peer a 127.0.0.1:1024\n  bogus-line\nglobal\n  daemon\n");
     expect_error(r, "'peers' sections are not supported by proxyd yet", 1);
-    for (const char* s : {"userlist", "resolvers", "mailers", "program", "http-errors", "ring", "cache",
-                          "fcgi-app", "log-forward"}) {
+    for (const char* s : {"userlist", "resolvers", "mailers", "program", "ring", "cache", "fcgi-app",
+                          "log-forward"}) {
         INFO(s);
         expect_error(parse(std::string(s) + " x\n  anything goes\n"), "sections are not supported", 1);
     }
@@ -778,6 +778,51 @@ TEST_CASE("proxies: listen", "[config][proxy]") {
 
     r = parse(kDefaults + "listen li\n  bind :9000\n  default_backend li\n");
     expect_error(r, "listen 'li': loop detected for default_backend: 'li'", kBaseLines + 3);
+}
+
+TEST_CASE("http-errors sections, errorfile and errorfiles", "[config][http]") {
+    char dir[] = "/tmp/proxyd-errXXXXXX";
+    REQUIRE(::mkdtemp(dir));
+    std::string d(dir);
+    auto write = [&](const std::string& name, const std::string& text) {
+        FILE* f = std::fopen((d + "/" + name).c_str(), "w");
+        REQUIRE(f);
+        std::fputs(text.c_str(), f);
+        std::fclose(f);
+        return d + "/" + name;
+    };
+    std::string p503 = write("503.http", "HTTP/1.1 503 Busy\r\ncontent-length: 0\r\n\r\n");
+    std::string p403 = write("403.http", "HTTP/1.1 403 No\r\ncontent-length: 0\r\n\r\n");
+    std::string own = write("own.http", "HTTP/1.1 503 Own\r\ncontent-length: 0\r\n\r\n");
+    std::string bad = write("bad.http", "hello\n");
+    std::string base = kDefaults;
+    // The section may come after its users; later lines replace earlier pages; CODES select pages.
+    auto r = parse(base + "frontend fe\n  mode http\n  bind :80\n  default_backend be2\n  errorfiles site\n"
+                          "  errorfile 503 " + own + "\n"
+                          "backend be2\n  mode http\n  errorfiles site 403\n  server s 127.0.0.1:1\n"
+                          "http-errors site\n  errorfile 503 " + p503 + "\n  errorfile 403 " + p403 + "\n");
+    INFO(dump(r));
+    REQUIRE(r.config);
+    const auto& fe = r.config->proxies[1];
+    const auto& be = r.config->proxies[2];
+    CHECK(fe.errorfiles.at(503).find("503 Own") != std::string::npos);
+    CHECK(fe.errorfiles.at(403).find("403 No") != std::string::npos);
+    CHECK(be.errorfiles.count(503) == 0);
+    CHECK(be.errorfiles.at(403).find("403 No") != std::string::npos);
+
+    r = parse(base + "frontend fe\n  bind :80\n  default_backend be\n  errorfiles nope\n");
+    expect_error(r, "'errorfiles': unknown http-errors section 'nope'", kBaseLines + 4);
+    r = parse("http-errors site\n  errorfile 503 " + bad + "\n");
+    expect_error(r, "does not start with an HTTP/1.x status line", 2);
+    r = parse("http-errors site\n  errorfile 999 " + p503 + "\n");
+    expect_error(r, "'errorfile': value '999' is out of range", 2);
+    r = parse("http-errors site\n  anything goes\n");
+    expect_error(r, "unknown keyword 'anything' in 'http-errors' section (only 'errorfile')", 2);
+    r = parse("http-errors\n");
+    expect_error(r, "'http-errors' expects <name> as its only argument", 1);
+    for (const char* f : {"503.http", "403.http", "own.http", "bad.http"})
+        std::remove((d + "/" + f).c_str());
+    ::rmdir(dir);
 }
 
 TEST_CASE("proxies: mode", "[config][proxy]") {
