@@ -886,7 +886,6 @@ void Runtime::http_on_response(Conn& c) noexcept {
     c.s2c.start += h.head_length;
     if (c.s2c.start == c.s2c.end)
         c.s2c.start = c.s2c.end = 0;
-    t.res_head_at = now_;
     t.info.t.Tr = ms_between(t.req_sent, now_);
     http_fill_info(c);
 
@@ -927,8 +926,6 @@ void Runtime::http_on_response(Conn& c) noexcept {
     t.status = t.res.status;  // (set-status may have changed it)
     t.info.status = t.res.status;
 
-    int64_t sec = std::chrono::duration_cast<std::chrono::seconds>(now_.time_since_epoch()).count();
-    (void)sec;
     c.fe->counters.count_status(t.res.status);
     c.be->counters.count_status(t.res.status);
     if (c.server >= 0) {

@@ -160,10 +160,9 @@ struct HttpTxn {
     bool reused = false;           // this request went over a reused server connection
     bool retried_reuse = false;
     bool res_sent_any = false;     // a response byte went to the client
-    bool close_after = false;      // local reply: close once sent
     bool local_keep = false;       // local reply: the connection stays open after it
     int status = -1;               // status sent to the client
-    Clock::time_point req_start{}, idle_start{}, req_sent{}, res_head_at{};
+    Clock::time_point req_start{}, idle_start{}, req_sent{};
     int64_t req_start_unix_us = 0;
     uint64_t bytes_in0 = 0, bytes_out0 = 0;  // connection byte counts when this request started
     struct Backend* idle_backend = nullptr;  // backend of the idle server connection kept
