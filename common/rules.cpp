@@ -404,11 +404,16 @@ void apply_edit(const HttpRule& r, HttpHead& h, const StreamInfo& s, SampleDir d
 
 }  // namespace
 
-RuleOutcome apply_http_request_rules(const ProxyRules& r, HttpHead& req, const StreamInfo& s) {
+namespace {
+// One rule set, in order, until a final verdict. Which actions a set may hold is checked when
+// parsing (redirect only in requests; no deny/return/redirect after the response), so one
+// loop serves the three sets.
+RuleOutcome run_rules(const std::vector<HttpRule>& rules, HttpHead& head, const StreamInfo& s, SampleDir dir,
+                      int deny_status) {
     using A = HttpRule::Action;
     RuleOutcome verdict;
-    for (const auto& rule : r.http_request) {
-        if (!cond_match(rule.cond.get(), s, SampleDir::Request))
+    for (const auto& rule : rules) {
+        if (!cond_match(rule.cond.get(), s, dir))
             continue;
         if (rule.action == A::Allow) {
             verdict.kind = RuleOutcome::Kind::Allow;
@@ -417,19 +422,27 @@ RuleOutcome apply_http_request_rules(const ProxyRules& r, HttpHead& req, const S
         if (rule.action == A::Deny) {
             RuleOutcome o;
             o.kind = RuleOutcome::Kind::Deny;
-            o.status = rule.status ? rule.status : 403;
+            o.status = rule.status ? rule.status : deny_status;
             return o;
         }
         if (rule.action == A::Redirect) {
-            RuleOutcome o = build_redirect(rule, req, s);
+            RuleOutcome o = build_redirect(rule, head, s);
             if (o.kind != RuleOutcome::Kind::Continue)
                 return o;
             continue;
         }
         if (rule.action == A::Return)
-            return build_return(rule, s, SampleDir::Request);
-        apply_edit(rule, req, s, SampleDir::Request);
+            return build_return(rule, s, dir);
+        apply_edit(rule, head, s, dir);
     }
+    return verdict;
+}
+}  // namespace
+
+RuleOutcome apply_http_request_rules(const ProxyRules& r, HttpHead& req, const StreamInfo& s) {
+    RuleOutcome verdict = run_rules(r.http_request, req, s, SampleDir::Request, 403);
+    if (verdict.kind != RuleOutcome::Kind::Continue && verdict.kind != RuleOutcome::Kind::Allow)
+        return verdict;
     for (const auto& rule : r.redirects) {
         if (!cond_match(rule.cond.get(), s, SampleDir::Request))
             continue;
@@ -441,44 +454,15 @@ RuleOutcome apply_http_request_rules(const ProxyRules& r, HttpHead& req, const S
 }
 
 RuleOutcome apply_http_response_rules(const ProxyRules& r, HttpHead& res, const StreamInfo& s) {
-    using A = HttpRule::Action;
-    RuleOutcome verdict;
     if (s.vars)
         s.vars->begin_response();
-    for (const auto& rule : r.http_response) {
-        if (!cond_match(rule.cond.get(), s, SampleDir::Response))
-            continue;
-        if (rule.action == A::Allow) {
-            verdict.kind = RuleOutcome::Kind::Allow;
-            break;
-        }
-        if (rule.action == A::Deny) {
-            RuleOutcome o;
-            o.kind = RuleOutcome::Kind::Deny;
-            o.status = rule.status ? rule.status : 502;
-            return o;
-        }
-        if (rule.action == A::Return)
-            return build_return(rule, s, SampleDir::Response);
-        apply_edit(rule, res, s, SampleDir::Response);
-    }
-    return verdict;
+    return run_rules(r.http_response, res, s, SampleDir::Response, 502);
 }
 
 RuleOutcome apply_http_after_response_rules(const ProxyRules& r, HttpHead& res, const StreamInfo& s) {
-    RuleOutcome verdict;
     if (s.vars)
         s.vars->begin_response();
-    for (const auto& rule : r.http_after_response) {
-        if (!cond_match(rule.cond.get(), s, SampleDir::Response))
-            continue;
-        if (rule.action == HttpRule::Action::Allow) {
-            verdict.kind = RuleOutcome::Kind::Allow;
-            break;
-        }
-        apply_edit(rule, res, s, SampleDir::Response);
-    }
-    return verdict;
+    return run_rules(r.http_after_response, res, s, SampleDir::Response, 502);
 }
 
 bool has_after_response_rules(const ProxyRules& r) { return !r.http_after_response.empty(); }

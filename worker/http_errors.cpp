@@ -1,7 +1,8 @@
 #include "worker/http_errors.h"
 
-#include <array>
 #include <map>
+
+#include "common/rules.h"
 
 namespace proxyd::worker {
 
@@ -56,38 +57,8 @@ std::string build(int status) {
 
 std::string_view status_reason(int status) noexcept {
     if (const Page* p = find_page(status))
-        return p->reason;
-    switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 422: return "Unprocessable Content";
-    default: break;
-    }
-    if (status >= 100 && status < 200)
-        return "Informational";
-    if (status < 300)
-        return "OK";
-    if (status < 400)
-        return "Redirection";
-    if (status < 500)
-        return "Client Error";
-    return "Server Error";
+        return p->reason;  // HAProxy's wording for the statuses it has pages for
+    return common::http_reason(status);
 }
 
 std::string_view http_error_page(int status, const common::ProxyConf* be, const common::ProxyConf* fe) {

@@ -77,15 +77,17 @@ void append_framing(std::string* out, const Http1Head& info, const HttpHead& hea
     } else if (info.framing == BodyFraming::Chunked || (info.framing == BodyFraming::UntilClose &&
                                                           head.find("transfer-encoding") >= 0)) {
         // One line with every coding, in order (several fields are merged).
-        std::string te;
+        out->append("Transfer-Encoding: ");
+        bool first = true;
         for (const auto& f : head.fields) {
             if (!ascii_iequals(f.name, "transfer-encoding"))
                 continue;
-            if (!te.empty())
-                te += ", ";
-            te.append(f.value);
+            if (!first)
+                out->append(", ");
+            out->append(f.value);
+            first = false;
         }
-        append_field(out, "Transfer-Encoding", te);
+        out->append("\r\n");
     }
 }
 
